@@ -1,0 +1,107 @@
+//! Server configuration: built-in defaults, `STADIUM_*` environment
+//! variables and command-line flags, later ones winning.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Everything an operator can set. Every field has a default that works on
+/// a developer's machine with no further step.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "stadium-server", version, about = "Authoritative multiplayer game server")]
+pub struct Config {
+    /// UDP address for QUIC clients.
+    #[arg(long, env = "STADIUM_QUIC_ADDR", default_value = "127.0.0.1:4433")]
+    pub quic_addr: SocketAddr,
+
+    /// TCP address for HTTP: WebSocket at /ws, /healthz, /api/rooms.
+    #[arg(long, env = "STADIUM_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+
+    /// PEM certificate chain for QUIC. Without it a development certificate
+    /// is generated at start and its SHA-256 served at /api/cert-hash.
+    #[arg(long, env = "STADIUM_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// PEM private key matching --cert.
+    #[arg(long, env = "STADIUM_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// Extra trivia packs (Stadium or Open Trivia DB JSON); repeatable.
+    #[arg(long = "trivia-pack", env = "STADIUM_TRIVIA_PACK", value_delimiter = ',')]
+    pub trivia_packs: Vec<PathBuf>,
+
+    /// Use only the --trivia-pack files, not the built-in pack.
+    #[arg(long, env = "STADIUM_NO_BUILTIN_PACK")]
+    pub no_builtin_pack: bool,
+
+    /// Simulation threads stepping rooms (0: one per core).
+    #[arg(long, env = "STADIUM_SIM_THREADS", default_value_t = 1)]
+    pub sim_threads: usize,
+
+    /// Most rooms open at once.
+    #[arg(long, env = "STADIUM_MAX_ROOMS", default_value_t = 5_000)]
+    pub max_rooms: usize,
+
+    /// Most connected sessions.
+    #[arg(long, env = "STADIUM_MAX_SESSIONS", default_value_t = 20_000)]
+    pub max_sessions: usize,
+
+    /// Seconds an empty room stays open before it closes.
+    #[arg(long, env = "STADIUM_EMPTY_ROOM_SECS", default_value_t = 30.0)]
+    pub empty_room_secs: f64,
+
+    /// Seconds a connection has to say hello.
+    #[arg(long, env = "STADIUM_HELLO_SECS", default_value_t = 10.0)]
+    pub hello_secs: f64,
+
+    /// Messages queued for one client before it is dropped as too slow.
+    #[arg(long, env = "STADIUM_OUTBOUND_QUEUE", default_value_t = 512)]
+    pub outbound_queue: usize,
+
+    /// Longest chat line, in characters.
+    #[arg(long, env = "STADIUM_CHAT_MAX_CHARS", default_value_t = 280)]
+    pub chat_max_chars: usize,
+
+    /// Chat lines per second one client may send (bursts of five allowed).
+    #[arg(long, env = "STADIUM_CHAT_PER_SEC", default_value_t = 1.0)]
+    pub chat_per_sec: f64,
+
+    /// Messages per second one client may send (bursts of twice that).
+    #[arg(long, env = "STADIUM_MSGS_PER_SEC", default_value_t = 60.0)]
+    pub msgs_per_sec: f64,
+
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, env = "STADIUM_LOG_JSON")]
+    pub log_json: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::parse_from(["stadium-server"])
+    }
+}
+
+impl Config {
+    /// A configuration for tests and embedding: both listeners on ephemeral
+    /// loopback ports.
+    pub fn ephemeral() -> Self {
+        Config {
+            quic_addr: "127.0.0.1:0".parse().expect("valid address"),
+            http_addr: "127.0.0.1:0".parse().expect("valid address"),
+            ..Config::default()
+        }
+    }
+
+    /// How long an empty room waits before closing.
+    pub fn empty_room_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.empty_room_secs.max(0.0))
+    }
+
+    /// How long a connection may take to say hello.
+    pub fn hello_deadline(&self) -> Duration {
+        Duration::from_secs_f64(self.hello_secs.max(0.1))
+    }
+}

@@ -1,0 +1,156 @@
+//! The lobby: the directory of open rooms, room creation, quick join, and
+//! the `lobby` channel that announces rooms opening, filling and closing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+use stadium_shared::trivia::pack::Pack;
+use stadium_shared::{
+    Channel, ErrorCode, Event, GameKind, GameSettings, RoomCode, RoomInfo, RoomState, ServerMsg,
+    SessionId,
+};
+
+use crate::games::trivia::TriviaGame;
+use crate::room::runner::RoomRunner;
+use crate::room::{Game, Room, RoomHandle};
+use crate::session::outbound::{Outbound, Outgoing};
+
+/// The room directory and the lobby channel's subscribers.
+pub struct Lobby {
+    rooms: Mutex<HashMap<RoomCode, RoomHandle>>,
+    subscribers: Mutex<HashMap<SessionId, Outbound>>,
+    runner: RoomRunner,
+    trivia_pack: Arc<Pack>,
+    max_rooms: usize,
+    empty_grace: Duration,
+    me: Weak<Lobby>,
+}
+
+impl Lobby {
+    /// A lobby whose rooms run on `runner`.
+    pub fn new(
+        runner: RoomRunner,
+        trivia_pack: Arc<Pack>,
+        max_rooms: usize,
+        empty_grace: Duration,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Lobby {
+            rooms: Mutex::new(HashMap::new()),
+            subscribers: Mutex::new(HashMap::new()),
+            runner,
+            trivia_pack,
+            max_rooms,
+            empty_grace,
+            me: me.clone(),
+        })
+    }
+
+    /// Opens a room for `settings`, hosted by `host`.
+    pub fn create(&self, settings: GameSettings, host: SessionId) -> Result<RoomInfo, ServerMsg> {
+        let game: Box<dyn Game> = match settings {
+            GameSettings::Trivia(settings) => {
+                let seed = rand::rng().random();
+                Box::new(
+                    TriviaGame::new(settings, self.trivia_pack.clone(), seed)
+                        .map_err(|detail| ServerMsg::error_with(ErrorCode::InvalidSettings, detail))?,
+                )
+            }
+        };
+        let lobby = self.me.upgrade().expect("the lobby outlives its rooms' creation");
+        let mut rooms = self.rooms.lock().expect("lobby lock is never poisoned");
+        if rooms.len() >= self.max_rooms {
+            return Err(ServerMsg::error(ErrorCode::TooManyRooms));
+        }
+        let code = loop {
+            let code = random_code();
+            if !rooms.contains_key(&code) {
+                break code;
+            }
+        };
+        let (room, handle) = Room::new(code.clone(), game, host, lobby, self.empty_grace, Instant::now());
+        let info = handle.info();
+        rooms.insert(code, handle);
+        drop(rooms);
+        self.runner.spawn(room);
+        self.publish(Event::RoomOpened(info.clone()));
+        tracing::debug!(room = %info.code, game = info.game.name(), "room opened");
+        Ok(info)
+    }
+
+    /// The room with that code, if open.
+    pub fn find(&self, code: &RoomCode) -> Option<RoomHandle> {
+        self.rooms.lock().expect("lobby lock is never poisoned").get(code).cloned()
+    }
+
+    /// An open room of `game` with a free seat, fullest first so that
+    /// quick joins fill rooms rather than spread players thin.
+    pub fn open_room(&self, game: GameKind) -> Option<RoomHandle> {
+        let rooms = self.rooms.lock().expect("lobby lock is never poisoned");
+        rooms
+            .values()
+            .filter_map(|handle| {
+                let info = handle.info();
+                let open = info.game == game
+                    && info.players < info.max_players
+                    && matches!(info.state, RoomState::Lobby | RoomState::Running);
+                open.then_some((info.players, handle))
+            })
+            .max_by_key(|(players, _)| *players)
+            .map(|(_, handle)| handle.clone())
+    }
+
+    /// Every open room's listing.
+    pub fn list(&self) -> Vec<RoomInfo> {
+        let rooms = self.rooms.lock().expect("lobby lock is never poisoned");
+        let mut list: Vec<RoomInfo> = rooms.values().map(RoomHandle::info).collect();
+        list.sort_by(|a, b| a.code.cmp(&b.code));
+        list
+    }
+
+    /// Number of open rooms.
+    pub fn room_count(&self) -> usize {
+        self.rooms.lock().expect("lobby lock is never poisoned").len()
+    }
+
+    /// Forgets a closed room and announces it.
+    pub fn remove(&self, code: &RoomCode) {
+        let removed = self.rooms.lock().expect("lobby lock is never poisoned").remove(code);
+        if removed.is_some() {
+            self.publish(Event::RoomClosed { code: code.clone() });
+        }
+    }
+
+    /// Starts sending lobby events to a session.
+    pub fn subscribe(&self, session: SessionId, outbound: Outbound) {
+        self.subscribers.lock().expect("lobby lock is never poisoned").insert(session, outbound);
+    }
+
+    /// Stops sending lobby events to a session.
+    pub fn unsubscribe(&self, session: SessionId) {
+        self.subscribers.lock().expect("lobby lock is never poisoned").remove(&session);
+    }
+
+    /// Publishes an event on the lobby channel.
+    pub fn publish(&self, event: Event) {
+        let msg = Outgoing::new(ServerMsg::Event { channel: Channel::Lobby, event });
+        let subscribers = self.subscribers.lock().expect("lobby lock is never poisoned");
+        for outbound in subscribers.values() {
+            outbound.send(msg.clone());
+        }
+    }
+
+    /// Closes every room and stops the simulation threads.
+    pub fn shutdown(&self) {
+        self.runner.shutdown();
+    }
+}
+
+fn random_code() -> RoomCode {
+    let mut rng = rand::rng();
+    let code: String = (0..RoomCode::LEN)
+        .map(|_| RoomCode::ALPHABET[rng.random_range(0..RoomCode::ALPHABET.len())] as char)
+        .collect();
+    RoomCode::parse(&code).expect("generated codes use the code alphabet")
+}
