@@ -10,7 +10,11 @@ use clap::Parser;
 /// Everything an operator can set. Every field has a default that works on
 /// a developer's machine with no further step.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "stadium-server", version, about = "Authoritative multiplayer game server")]
+#[command(
+    name = "stadium-server",
+    version,
+    about = "Authoritative multiplayer game server"
+)]
 pub struct Config {
     /// UDP address for QUIC clients.
     #[arg(long, env = "STADIUM_QUIC_ADDR", default_value = "127.0.0.1:4433")]
@@ -30,7 +34,11 @@ pub struct Config {
     pub key: Option<PathBuf>,
 
     /// Extra trivia packs (Stadium or Open Trivia DB JSON); repeatable.
-    #[arg(long = "trivia-pack", env = "STADIUM_TRIVIA_PACK", value_delimiter = ',')]
+    #[arg(
+        long = "trivia-pack",
+        env = "STADIUM_TRIVIA_PACK",
+        value_delimiter = ','
+    )]
     pub trivia_packs: Vec<PathBuf>,
 
     /// Use only the --trivia-pack files, not the built-in pack.

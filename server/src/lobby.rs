@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use rand::RngExt;
 use stadium_shared::trivia::pack::Pack;
 use stadium_shared::{
-    Channel, ErrorCode, Event, GameKind, GameSettings, RoomCode, RoomInfo, RoomState, ServerMsg,
-    SessionId,
+    Channel, ErrorCode, Event, GameKind, GameSettings, Refusal, RoomCode, RoomInfo, RoomState,
+    ServerMsg, SessionId,
 };
 
 use crate::games::trivia::TriviaGame;
@@ -48,20 +48,23 @@ impl Lobby {
     }
 
     /// Opens a room for `settings`, hosted by `host`.
-    pub fn create(&self, settings: GameSettings, host: SessionId) -> Result<RoomInfo, ServerMsg> {
+    pub fn create(&self, settings: GameSettings, host: SessionId) -> Result<RoomInfo, Refusal> {
         let game: Box<dyn Game> = match settings {
             GameSettings::Trivia(settings) => {
                 let seed = rand::rng().random();
                 Box::new(
                     TriviaGame::new(settings, self.trivia_pack.clone(), seed)
-                        .map_err(|detail| ServerMsg::error_with(ErrorCode::InvalidSettings, detail))?,
+                        .map_err(|detail| Refusal::with(ErrorCode::InvalidSettings, detail))?,
                 )
             }
         };
-        let lobby = self.me.upgrade().expect("the lobby outlives its rooms' creation");
+        let lobby = self
+            .me
+            .upgrade()
+            .expect("the lobby outlives its rooms' creation");
         let mut rooms = self.rooms.lock().expect("lobby lock is never poisoned");
         if rooms.len() >= self.max_rooms {
-            return Err(ServerMsg::error(ErrorCode::TooManyRooms));
+            return Err(Refusal::new(ErrorCode::TooManyRooms));
         }
         let code = loop {
             let code = random_code();
@@ -69,7 +72,14 @@ impl Lobby {
                 break code;
             }
         };
-        let (room, handle) = Room::new(code.clone(), game, host, lobby, self.empty_grace, Instant::now());
+        let (room, handle) = Room::new(
+            code.clone(),
+            game,
+            host,
+            lobby,
+            self.empty_grace,
+            Instant::now(),
+        );
         let info = handle.info();
         rooms.insert(code, handle);
         drop(rooms);
@@ -81,7 +91,11 @@ impl Lobby {
 
     /// The room with that code, if open.
     pub fn find(&self, code: &RoomCode) -> Option<RoomHandle> {
-        self.rooms.lock().expect("lobby lock is never poisoned").get(code).cloned()
+        self.rooms
+            .lock()
+            .expect("lobby lock is never poisoned")
+            .get(code)
+            .cloned()
     }
 
     /// An open room of `game` with a free seat, fullest first so that
@@ -111,12 +125,19 @@ impl Lobby {
 
     /// Number of open rooms.
     pub fn room_count(&self) -> usize {
-        self.rooms.lock().expect("lobby lock is never poisoned").len()
+        self.rooms
+            .lock()
+            .expect("lobby lock is never poisoned")
+            .len()
     }
 
     /// Forgets a closed room and announces it.
     pub fn remove(&self, code: &RoomCode) {
-        let removed = self.rooms.lock().expect("lobby lock is never poisoned").remove(code);
+        let removed = self
+            .rooms
+            .lock()
+            .expect("lobby lock is never poisoned")
+            .remove(code);
         if removed.is_some() {
             self.publish(Event::RoomClosed { code: code.clone() });
         }
@@ -124,18 +145,30 @@ impl Lobby {
 
     /// Starts sending lobby events to a session.
     pub fn subscribe(&self, session: SessionId, outbound: Outbound) {
-        self.subscribers.lock().expect("lobby lock is never poisoned").insert(session, outbound);
+        self.subscribers
+            .lock()
+            .expect("lobby lock is never poisoned")
+            .insert(session, outbound);
     }
 
     /// Stops sending lobby events to a session.
     pub fn unsubscribe(&self, session: SessionId) {
-        self.subscribers.lock().expect("lobby lock is never poisoned").remove(&session);
+        self.subscribers
+            .lock()
+            .expect("lobby lock is never poisoned")
+            .remove(&session);
     }
 
     /// Publishes an event on the lobby channel.
     pub fn publish(&self, event: Event) {
-        let msg = Outgoing::new(ServerMsg::Event { channel: Channel::Lobby, event });
-        let subscribers = self.subscribers.lock().expect("lobby lock is never poisoned");
+        let msg = Outgoing::new(ServerMsg::Event {
+            channel: Channel::Lobby,
+            event,
+        });
+        let subscribers = self
+            .subscribers
+            .lock()
+            .expect("lobby lock is never poisoned");
         for outbound in subscribers.values() {
             outbound.send(msg.clone());
         }

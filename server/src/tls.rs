@@ -25,7 +25,9 @@ impl Identity {
             .with_context(|| format!("reading {}", cert.display()))?
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("parsing {}", cert.display()))?;
-        let leaf = chain.first().with_context(|| format!("no certificate in {}", cert.display()))?;
+        let leaf = chain
+            .first()
+            .with_context(|| format!("no certificate in {}", cert.display()))?;
         let sha256 = fingerprint(leaf);
         let key = PrivateKeyDer::from_pem_file(key)
             .with_context(|| format!("reading key {}", key.display()))?;
@@ -37,7 +39,11 @@ impl Identity {
     /// set for certificates pinned by hash.
     pub fn development() -> anyhow::Result<Self> {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        let names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
         let mut params = rcgen::CertificateParams::new(names)?;
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now - time::Duration::hours(1);
@@ -46,7 +52,11 @@ impl Identity {
         let der = cert.der().clone();
         let sha256 = fingerprint(&der);
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        Ok(Self { chain: vec![der], key, sha256 })
+        Ok(Self {
+            chain: vec![der],
+            key,
+            sha256,
+        })
     }
 
     /// A QUIC server configuration using only the `ring` crypto provider.

@@ -60,14 +60,19 @@ pub fn encode<T: Serialize>(msg: &T, format: Format) -> Vec<u8> {
         Format::Postcard => {
             postcard::to_stdvec(msg).expect("protocol messages always serialize to postcard")
         }
-        Format::Json => serde_json::to_vec(msg).expect("protocol messages always serialize to JSON"),
+        Format::Json => {
+            serde_json::to_vec(msg).expect("protocol messages always serialize to JSON")
+        }
     }
 }
 
 /// Decodes a message of any protocol type, rejecting trailing bytes.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T, DecodeError> {
     if bytes.len() > MAX_FRAME_LEN {
-        return Err(DecodeError::TooLarge { len: bytes.len(), max: MAX_FRAME_LEN });
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max: MAX_FRAME_LEN,
+        });
     }
     match format {
         Format::Postcard => {
@@ -108,12 +113,28 @@ mod tests {
 
     fn samples() -> Vec<ClientMsg> {
         vec![
-            ClientMsg::Hello { version: 1, nickname: "Ada".into() },
+            ClientMsg::Hello {
+                version: 1,
+                nickname: "Ada".into(),
+            },
             ClientMsg::ListRooms,
-            ClientMsg::CreateRoom { settings: GameSettings::Trivia(TriviaSettings::default()) },
-            ClientMsg::JoinRoom { code: "K7QX".into(), spectate: true },
-            ClientMsg::Answer { question: 3, choice: 2 },
-            ClientMsg::Input(Input { seq: 9, turn: -0.5, thrust: true, fire: false }),
+            ClientMsg::CreateRoom {
+                settings: GameSettings::Trivia(TriviaSettings::default()),
+            },
+            ClientMsg::JoinRoom {
+                code: "K7QX".into(),
+                spectate: true,
+            },
+            ClientMsg::Answer {
+                question: 3,
+                choice: 2,
+            },
+            ClientMsg::Input(Input {
+                seq: 9,
+                turn: -0.5,
+                thrust: true,
+                fire: false,
+            }),
             ClientMsg::Chat { text: "gg".into() },
             ClientMsg::Ping { nonce: u64::MAX },
         ]
@@ -140,13 +161,26 @@ mod tests {
                 category: "Science".into(),
                 difficulty: Difficulty::Easy,
                 text: "Which planet is closest to the Sun?".into(),
-                choices: ["Venus".into(), "Mercury".into(), "Mars".into(), "Earth".into()],
+                choices: [
+                    "Venus".into(),
+                    "Mercury".into(),
+                    "Mars".into(),
+                    "Earth".into(),
+                ],
                 time_ms: 15_000,
             }),
         };
-        let welcome = ServerMsg::Welcome { session: SessionId(7), version: 1, server: "s".into() };
+        let welcome = ServerMsg::Welcome {
+            session: SessionId(7),
+            version: 1,
+            server: "s".into(),
+        };
         for format in [Format::Postcard, Format::Json] {
-            for msg in [msg.clone(), welcome.clone(), ServerMsg::error(ErrorCode::RoomFull)] {
+            for msg in [
+                msg.clone(),
+                welcome.clone(),
+                ServerMsg::error(ErrorCode::RoomFull),
+            ] {
                 assert_eq!(decode_server(&encode(&msg, format), format).unwrap(), msg);
             }
         }
@@ -156,32 +190,52 @@ mod tests {
     fn trailing_bytes_are_rejected() {
         let mut bytes = encode(&ClientMsg::Ping { nonce: 1 }, Format::Postcard);
         bytes.extend_from_slice(&[0xde, 0xad]);
-        assert_eq!(decode_client(&bytes, Format::Postcard), Err(DecodeError::TrailingBytes(2)));
+        assert_eq!(
+            decode_client(&bytes, Format::Postcard),
+            Err(DecodeError::TrailingBytes(2))
+        );
 
         let mut json = encode(&ClientMsg::Ping { nonce: 1 }, Format::Json);
         json.extend_from_slice(b"{}");
-        assert!(matches!(decode_client(&json, Format::Json), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            decode_client(&json, Format::Json),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]
     fn non_finite_and_out_of_range_inputs_are_rejected() {
         for turn in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1.01] {
-            let msg = ClientMsg::Input(Input { seq: 1, turn, thrust: true, fire: true });
+            let msg = ClientMsg::Input(Input {
+                seq: 1,
+                turn,
+                thrust: true,
+                fire: true,
+            });
             let bytes = encode(&msg, Format::Postcard);
             let err = decode_client(&bytes, Format::Postcard).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidInput, "turn {turn}");
         }
         // JSON has no NaN; 1e30 parses and must still be refused.
         let json = br#"{"input":{"seq":1,"turn":1e30,"thrust":false,"fire":false}}"#;
-        assert_eq!(decode_client(json, Format::Json).unwrap_err().code(), ErrorCode::InvalidInput);
+        assert_eq!(
+            decode_client(json, Format::Json).unwrap_err().code(),
+            ErrorCode::InvalidInput
+        );
         let json = br#"{"input":{"seq":1,"turn":NaN,"thrust":false,"fire":false}}"#;
-        assert_eq!(decode_client(json, Format::Json).unwrap_err().code(), ErrorCode::Malformed);
+        assert_eq!(
+            decode_client(json, Format::Json).unwrap_err().code(),
+            ErrorCode::Malformed
+        );
     }
 
     #[test]
     fn oversized_and_garbage_buffers_are_rejected() {
         let big = vec![0u8; MAX_FRAME_LEN + 1];
-        assert_eq!(decode_client(&big, Format::Postcard).unwrap_err().code(), ErrorCode::FrameTooLarge);
+        assert_eq!(
+            decode_client(&big, Format::Postcard).unwrap_err().code(),
+            ErrorCode::FrameTooLarge
+        );
         assert!(decode_client(&[0xff; 20], Format::Postcard).is_err());
         assert!(decode_client(b"", Format::Postcard).is_err());
     }
@@ -189,7 +243,13 @@ mod tests {
     #[test]
     fn hello_layout_is_variant_zero_then_version() {
         // A server of any version reads the version from these first bytes.
-        let bytes = encode(&ClientMsg::Hello { version: 300, nickname: "x".into() }, Format::Postcard);
+        let bytes = encode(
+            &ClientMsg::Hello {
+                version: 300,
+                nickname: "x".into(),
+            },
+            Format::Postcard,
+        );
         assert_eq!(&bytes[..3], &[0, 0xac, 0x02]);
     }
 }

@@ -107,6 +107,44 @@ error_codes! {
     RoomFailed = 6002, "room failed";
 }
 
+/// A refused request: the code and a readable message, as carried by
+/// [`ServerMsg::Error`](crate::ServerMsg::Error).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (code {})", code.code())]
+pub struct Refusal {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Readable detail.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal with the code's own text.
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message: code.message().to_owned(),
+        }
+    }
+
+    /// A refusal with more detail than the code's text.
+    pub fn with(code: ErrorCode, detail: impl std::fmt::Display) -> Self {
+        Self {
+            code,
+            message: format!("{}: {detail}", code.message()),
+        }
+    }
+}
+
+impl From<Refusal> for crate::ServerMsg {
+    fn from(refusal: Refusal) -> Self {
+        crate::ServerMsg::Error {
+            code: refusal.code,
+            message: refusal.message,
+        }
+    }
+}
+
 impl From<ErrorCode> for u16 {
     fn from(code: ErrorCode) -> Self {
         code.code()

@@ -31,7 +31,10 @@ pub fn encode_frame(payload: &[u8]) -> Vec<u8> {
 pub fn payload_len(header: [u8; HEADER_LEN], max: usize) -> Result<usize, FrameTooLarge> {
     let len = u32::from_be_bytes(header) as usize;
     if len > max.min(MAX_FRAME_LEN) {
-        return Err(FrameTooLarge { len, max: max.min(MAX_FRAME_LEN) });
+        return Err(FrameTooLarge {
+            len,
+            max: max.min(MAX_FRAME_LEN),
+        });
     }
     Ok(len)
 }
@@ -44,7 +47,10 @@ mod tests {
     fn frames_carry_their_length() {
         let frame = encode_frame(b"hello");
         assert_eq!(&frame[..4], &[0, 0, 0, 5]);
-        assert_eq!(payload_len(frame[..4].try_into().unwrap(), MAX_FRAME_LEN), Ok(5));
+        assert_eq!(
+            payload_len(frame[..4].try_into().unwrap(), MAX_FRAME_LEN),
+            Ok(5)
+        );
     }
 
     #[test]

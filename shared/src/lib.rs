@@ -20,7 +20,7 @@ pub mod msg;
 pub mod trivia;
 
 pub use codec::DecodeError;
-pub use error::ErrorCode;
+pub use error::{ErrorCode, Refusal};
 pub use ids::{Channel, RoomCode, SessionId, Tick};
 pub use msg::*;
 

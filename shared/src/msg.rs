@@ -256,12 +256,18 @@ pub enum ServerMsg {
 impl ServerMsg {
     /// An error message with the code's own text.
     pub fn error(code: ErrorCode) -> Self {
-        Self::Error { code, message: code.message().to_owned() }
+        Self::Error {
+            code,
+            message: code.message().to_owned(),
+        }
     }
 
     /// An error message with more detail than the code's text.
     pub fn error_with(code: ErrorCode, detail: impl std::fmt::Display) -> Self {
-        Self::Error { code, message: format!("{}: {detail}", code.message()) }
+        Self::Error {
+            code,
+            message: format!("{}: {detail}", code.message()),
+        }
     }
 }
 

@@ -125,7 +125,13 @@ pub trait Game: Send {
     /// A player left.
     fn player_left(&mut self, session: SessionId);
     /// A player's command; `is_host` says whether they host the room.
-    fn command(&mut self, session: SessionId, command: GameCommand, is_host: bool, out: &mut Outbox);
+    fn command(
+        &mut self,
+        session: SessionId,
+        command: GameCommand,
+        is_host: bool,
+        out: &mut Outbox,
+    );
     /// Advances the simulation by one tick.
     fn step(&mut self, tick: Tick, now: Instant, out: &mut Outbox);
 }
@@ -153,7 +159,10 @@ impl RoomHandle {
 
     /// A snapshot of the room's listing.
     pub fn info(&self) -> RoomInfo {
-        self.info.lock().expect("room info lock is never poisoned").clone()
+        self.info
+            .lock()
+            .expect("room info lock is never poisoned")
+            .clone()
     }
 }
 
@@ -204,7 +213,11 @@ impl Room {
         let listed = info.clone();
         let info = Arc::new(Mutex::new(info));
         let period = Duration::from_secs_f64(1.0 / f64::from(game.tick_hz().max(1)));
-        let handle = RoomHandle { code: code.clone(), info: info.clone(), commands: tx };
+        let handle = RoomHandle {
+            code: code.clone(),
+            info: info.clone(),
+            commands: tx,
+        };
         let room = Room {
             code,
             game,
@@ -255,7 +268,13 @@ impl Room {
 
     fn apply(&mut self, command: RoomCommand) {
         match command {
-            RoomCommand::Join { session, nickname, role, outbound, reply } => {
+            RoomCommand::Join {
+                session,
+                nickname,
+                role,
+                outbound,
+                reply,
+            } => {
                 let result = self.join(session, nickname, role, outbound);
                 // A session that vanished meanwhile leaves through its own
                 // Leave command, queued after this one.
@@ -264,7 +283,11 @@ impl Room {
             RoomCommand::Leave { session } => self.leave(session, None),
             RoomCommand::Chat { session, text } => {
                 if let Some(seat) = self.members.get(&session) {
-                    let event = Event::Chat { from: session, nickname: seat.nickname.clone(), text };
+                    let event = Event::Chat {
+                        from: session,
+                        nickname: seat.nickname.clone(),
+                        text,
+                    };
                     self.broadcast(Channel::Chat(self.code.clone()), event);
                 }
             }
@@ -273,7 +296,8 @@ impl Room {
                     return;
                 };
                 if seat.role == Role::Spectator {
-                    seat.outbound.send_msg(ServerMsg::error(ErrorCode::SpectatorCannotPlay));
+                    seat.outbound
+                        .send_msg(ServerMsg::error(ErrorCode::SpectatorCannotPlay));
                     return;
                 }
                 let is_host = self.host == Some(session);
@@ -301,19 +325,42 @@ impl Room {
         if role == Role::Player && self.player_count() >= usize::from(self.game.max_players()) {
             return Err(ErrorCode::RoomFull);
         }
-        let member = Member { session, nickname: nickname.clone(), role };
-        self.broadcast(Channel::Presence(self.code.clone()), Event::MemberJoined(member));
-        self.members.insert(session, Seat { nickname: nickname.clone(), role, outbound: outbound.clone() });
+        let member = Member {
+            session,
+            nickname: nickname.clone(),
+            role,
+        };
+        self.broadcast(
+            Channel::Presence(self.code.clone()),
+            Event::MemberJoined(member),
+        );
+        self.members.insert(
+            session,
+            Seat {
+                nickname: nickname.clone(),
+                role,
+                outbound: outbound.clone(),
+            },
+        );
         if self.host.is_none() && role == Role::Player {
             self.host = Some(session);
         }
         let members = self
             .members
             .iter()
-            .map(|(&session, seat)| Member { session, nickname: seat.nickname.clone(), role: seat.role })
+            .map(|(&session, seat)| Member {
+                session,
+                nickname: seat.nickname.clone(),
+                role: seat.role,
+            })
             .collect();
         self.refresh_info();
-        outbound.send_msg(ServerMsg::Joined { room: self.info_now(), role, members, host: self.host });
+        outbound.send_msg(ServerMsg::Joined {
+            room: self.info_now(),
+            role,
+            members,
+            host: self.host,
+        });
         if role == Role::Player {
             self.game.player_joined(session, &nickname);
         }
@@ -328,8 +375,14 @@ impl Room {
         if seat.role == Role::Player {
             self.game.player_left(session);
         }
-        seat.outbound.send_msg(ServerMsg::Left { code: self.code.clone(), reason });
-        let event = Event::MemberLeft { session, nickname: seat.nickname };
+        seat.outbound.send_msg(ServerMsg::Left {
+            code: self.code.clone(),
+            reason,
+        });
+        let event = Event::MemberLeft {
+            session,
+            nickname: seat.nickname,
+        };
         self.broadcast(Channel::Presence(self.code.clone()), event);
         if self.host == Some(session) {
             self.host = self
@@ -338,7 +391,10 @@ impl Room {
                 .find(|(_, seat)| seat.role == Role::Player)
                 .map(|(&id, _)| id);
             if let Some(host) = self.host {
-                self.broadcast(Channel::Presence(self.code.clone()), Event::HostChanged { session: host });
+                self.broadcast(
+                    Channel::Presence(self.code.clone()),
+                    Event::HostChanged { session: host },
+                );
             }
         }
     }
@@ -404,15 +460,24 @@ impl Room {
         }
         self.closed = true;
         for (_, seat) in std::mem::take(&mut self.members) {
-            seat.outbound.send_msg(ServerMsg::Left { code: self.code.clone(), reason });
+            seat.outbound.send_msg(ServerMsg::Left {
+                code: self.code.clone(),
+                reason,
+            });
         }
-        self.info.lock().expect("room info lock is never poisoned").state = RoomState::Closed;
+        self.info
+            .lock()
+            .expect("room info lock is never poisoned")
+            .state = RoomState::Closed;
         self.lobby.remove(&self.code);
         tracing::debug!(room = %self.code, "room closed");
     }
 
     fn player_count(&self) -> usize {
-        self.members.values().filter(|seat| seat.role == Role::Player).count()
+        self.members
+            .values()
+            .filter(|seat| seat.role == Role::Player)
+            .count()
     }
 
     fn refresh_info(&self) {
@@ -424,6 +489,9 @@ impl Room {
     }
 
     fn info_now(&self) -> RoomInfo {
-        self.info.lock().expect("room info lock is never poisoned").clone()
+        self.info
+            .lock()
+            .expect("room info lock is never poisoned")
+            .clone()
     }
 }

@@ -42,7 +42,11 @@ impl RoomRunner {
             senders.push(tx);
             handles.push(handle);
         }
-        Self { threads: Mutex::new(senders), next: AtomicUsize::new(0), handles: Mutex::new(handles) }
+        Self {
+            threads: Mutex::new(senders),
+            next: AtomicUsize::new(0),
+            handles: Mutex::new(handles),
+        }
     }
 
     /// Hands a room to a thread, round robin. After shutdown the room is
@@ -62,8 +66,12 @@ impl RoomRunner {
     /// Closes every room with [`ErrorCode::ShuttingDown`] and stops the
     /// threads.
     pub fn shutdown(&self) {
-        self.threads.lock().expect("runner lock is never poisoned").clear();
-        let handles = std::mem::take(&mut *self.handles.lock().expect("runner lock is never poisoned"));
+        self.threads
+            .lock()
+            .expect("runner lock is never poisoned")
+            .clear();
+        let handles =
+            std::mem::take(&mut *self.handles.lock().expect("runner lock is never poisoned"));
         for handle in handles {
             let _ = handle.join();
         }
@@ -80,9 +88,14 @@ fn run(new_rooms: Receiver<Room>) {
     loop {
         let now = Instant::now();
         let next_due = rooms.iter().map(|r| r.due).min();
-        let wait = next_due.map_or(Duration::from_secs(3600), |due| due.saturating_duration_since(now));
+        let wait = next_due.map_or(Duration::from_secs(3600), |due| {
+            due.saturating_duration_since(now)
+        });
         match new_rooms.recv_timeout(wait) {
-            Ok(room) => rooms.push(Scheduled { room, due: Instant::now() }),
+            Ok(room) => rooms.push(Scheduled {
+                room,
+                due: Instant::now(),
+            }),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 for scheduled in &mut rooms {

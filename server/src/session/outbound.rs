@@ -26,7 +26,11 @@ pub struct Outgoing {
 impl Outgoing {
     /// Wraps a message for delivery.
     pub fn new(msg: ServerMsg) -> Arc<Self> {
-        Arc::new(Self { msg, postcard: OnceLock::new(), json: OnceLock::new() })
+        Arc::new(Self {
+            msg,
+            postcard: OnceLock::new(),
+            json: OnceLock::new(),
+        })
     }
 
     /// The message.
@@ -101,7 +105,13 @@ impl Outbound {
     pub fn channel(capacity: usize) -> (Outbound, OutboundRx) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let kick = Arc::new(Kick::default());
-        (Outbound { tx, kick: kick.clone() }, OutboundRx { rx, kick })
+        (
+            Outbound {
+                tx,
+                kick: kick.clone(),
+            },
+            OutboundRx { rx, kick },
+        )
     }
 
     /// Queues a message without waiting. Returns `false` when the session is
@@ -144,7 +154,10 @@ mod tests {
         assert!(outbound.send_msg(ServerMsg::Pong { nonce: 2 }));
         assert!(!outbound.send_msg(ServerMsg::Pong { nonce: 3 }));
         assert_eq!(rx.kick.kicked().await, ErrorCode::SlowConsumer);
-        assert_eq!(rx.rx.recv().await.unwrap().msg(), &ServerMsg::Pong { nonce: 1 });
+        assert_eq!(
+            rx.rx.recv().await.unwrap().msg(),
+            &ServerMsg::Pong { nonce: 1 }
+        );
     }
 
     #[test]

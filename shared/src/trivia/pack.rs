@@ -42,7 +42,9 @@ pub enum PackError {
     #[error("not a question pack: {0}")]
     Parse(String),
     /// A question does not have four distinct choices.
-    #[error("question {index} ({question:?}) needs exactly three distinct wrong answers that differ from the right one")]
+    #[error(
+        "question {index} ({question:?}) needs exactly three distinct wrong answers that differ from the right one"
+    )]
     Choices {
         /// Position in the pack.
         index: usize,
@@ -79,7 +81,10 @@ const BUILT_IN: &[&str] = &[
 impl Pack {
     /// The pack compiled into every build, from `assets/trivia/`.
     pub fn built_in() -> Pack {
-        let mut pack = Pack { name: "Stadium built-in".to_owned(), questions: Vec::new() };
+        let mut pack = Pack {
+            name: "Stadium built-in".to_owned(),
+            questions: Vec::new(),
+        };
         for file in BUILT_IN {
             let part = Pack::from_json(file).expect("built-in trivia files are valid packs");
             pack.questions.extend(part.questions);
@@ -102,13 +107,22 @@ impl Pack {
             if q.question.trim().is_empty() || q.correct_answer.trim().is_empty() {
                 return Err(PackError::Empty { index });
             }
-            let choices: HashSet<String> =
-                q.choices().iter().map(|c| c.trim().to_lowercase()).collect();
+            let choices: HashSet<String> = q
+                .choices()
+                .iter()
+                .map(|c| c.trim().to_lowercase())
+                .collect();
             if q.incorrect_answers.len() != 3 || choices.len() != 4 || choices.contains("") {
-                return Err(PackError::Choices { index, question: q.question.clone() });
+                return Err(PackError::Choices {
+                    index,
+                    question: q.question.clone(),
+                });
             }
             if !seen.insert(q.question.trim().to_lowercase()) {
-                return Err(PackError::Duplicate { index, question: q.question.clone() });
+                return Err(PackError::Duplicate {
+                    index,
+                    question: q.question.clone(),
+                });
             }
         }
         Ok(())
@@ -116,8 +130,11 @@ impl Pack {
 
     /// Merges another pack in, skipping questions already present.
     pub fn merge(&mut self, other: Pack) {
-        let mut seen: HashSet<String> =
-            self.questions.iter().map(|q| q.question.trim().to_lowercase()).collect();
+        let mut seen: HashSet<String> = self
+            .questions
+            .iter()
+            .map(|q| q.question.trim().to_lowercase())
+            .collect();
         for q in other.questions {
             if seen.insert(q.question.trim().to_lowercase()) {
                 self.questions.push(q);
@@ -159,7 +176,11 @@ mod tests {
     #[test]
     fn built_in_pack_is_large_varied_and_valid() {
         let pack = Pack::built_in();
-        assert!(pack.questions.len() >= 300, "{} questions", pack.questions.len());
+        assert!(
+            pack.questions.len() >= 300,
+            "{} questions",
+            pack.questions.len()
+        );
         assert!(pack.categories().len() >= 8, "{:?}", pack.categories());
         pack.validate().unwrap();
         for difficulty in [Difficulty::Easy, Difficulty::Medium, Difficulty::Hard] {
@@ -170,7 +191,11 @@ mod tests {
     #[test]
     fn every_built_in_question_has_exactly_one_correct_choice() {
         for q in Pack::built_in().questions {
-            let correct = q.choices().iter().filter(|c| c.eq_ignore_ascii_case(&q.correct_answer)).count();
+            let correct = q
+                .choices()
+                .iter()
+                .filter(|c| c.eq_ignore_ascii_case(&q.correct_answer))
+                .count();
             assert_eq!(correct, 1, "{}", q.question);
         }
     }
@@ -184,12 +209,21 @@ mod tests {
             correct_answer: "A".into(),
             incorrect_answers: wrong.iter().map(|s| s.to_string()).collect(),
         };
-        let same_choice = Pack { name: "p".into(), questions: vec![q("Q?", ["a", "B", "C"])] };
-        assert!(matches!(same_choice.validate(), Err(PackError::Choices { .. })));
+        let same_choice = Pack {
+            name: "p".into(),
+            questions: vec![q("Q?", ["a", "B", "C"])],
+        };
+        assert!(matches!(
+            same_choice.validate(),
+            Err(PackError::Choices { .. })
+        ));
         let twice = Pack {
             name: "p".into(),
             questions: vec![q("Q?", ["B", "C", "D"]), q(" q? ", ["B", "C", "D"])],
         };
-        assert!(matches!(twice.validate(), Err(PackError::Duplicate { index: 1, .. })));
+        assert!(matches!(
+            twice.validate(),
+            Err(PackError::Duplicate { index: 1, .. })
+        ));
     }
 }

@@ -1,0 +1,4 @@
+//! The games Stadium hosts, one folder each: components, systems and the
+//! outputs they produce. Games run inside rooms and never see transports.
+
+pub mod trivia;

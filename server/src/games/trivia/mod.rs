@@ -1,0 +1,654 @@
+//! Trivia: timed multiple-choice questions scored by correctness and speed.
+//!
+//! The match is a `bevy_ecs` world. Players are entities with a [`Player`],
+//! a [`Score`] and a [`Given`] answer; the match's phase, its questions and
+//! the room's seeded RNG are resources. Each tick runs two sets in order:
+//! [`TriviaSet::Ingest`] applies the commands that arrived since the last
+//! tick, [`TriviaSet::Advance`] moves the phase along the clock
+//! (lobby, question, reveal, ..., standings, lobby) and emits events.
+//!
+//! The correct choice of an open question lives only in [`Match`]; the
+//! question event carries the shuffled choices without it.
+
+pub mod opentdb;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::SingleThreadedExecutor;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use stadium_shared::trivia::pack::{Pack, Question};
+use stadium_shared::trivia::{self, TriviaSettings};
+use stadium_shared::{
+    AnswerResult, ErrorCode, Event, GameKind, RoomState, Score as ScoreEntry, ServerMsg, SessionId,
+    Tick, TriviaEvent,
+};
+
+use crate::room::{Game, GameCommand, Outbox};
+
+/// Trivia rooms step ten times a second: answers are timed on receipt, so
+/// the tick only decides when phases change.
+pub const TICK_HZ: u32 = 10;
+
+/// How long final standings stay up before the next match.
+pub const STANDINGS_TIME: Duration = Duration::from_secs(5);
+
+/// Limits on what a room creator may ask for.
+pub mod limits {
+    /// Questions per match.
+    pub const QUESTIONS: std::ops::RangeInclusive<u16> = 1..=50;
+    /// Seconds per question.
+    pub const QUESTION_SECS: std::ops::RangeInclusive<u16> = 1..=120;
+    /// Seconds of reveal.
+    pub const REVEAL_SECS: std::ops::RangeInclusive<u16> = 1..=30;
+    /// Seats.
+    pub const MAX_PLAYERS: std::ops::RangeInclusive<u16> = 1..=500;
+    /// Seconds of start countdown.
+    pub const COUNTDOWN_SECS: std::ops::RangeInclusive<u16> = 0..=300;
+}
+
+/// The two stages of a trivia tick.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TriviaSet {
+    /// Apply joins, leaves, answers and start requests.
+    Ingest,
+    /// Move the match along the clock and emit events.
+    Advance,
+}
+
+/// A seated player.
+#[derive(Component, Debug)]
+pub struct Player {
+    /// Their session.
+    pub session: SessionId,
+    /// Their nickname.
+    pub nickname: String,
+    /// When they sat down; they may answer only questions opened later.
+    pub seated_at: Instant,
+}
+
+/// A player's running total in the current match.
+#[derive(Component, Debug, Default)]
+pub struct Score {
+    /// Points.
+    pub points: u32,
+    /// Right answers.
+    pub correct: u16,
+}
+
+/// A player's answer to the open question.
+#[derive(Component, Debug, Default)]
+pub struct Given(Option<GivenAnswer>);
+
+/// An answer as recorded by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct GivenAnswer {
+    question: u16,
+    choice: u8,
+    elapsed_ms: u32,
+}
+
+/// Commands waiting for the next tick.
+#[derive(Resource, Default)]
+struct Inbox(Vec<Command>);
+
+enum Command {
+    Join {
+        session: SessionId,
+        nickname: String,
+    },
+    Leave {
+        session: SessionId,
+    },
+    Start,
+    Answer {
+        session: SessionId,
+        question: u16,
+        choice: u8,
+        received_at: Instant,
+    },
+}
+
+/// What this tick produced.
+#[derive(Resource, Default)]
+struct Produced(Outbox);
+
+/// The time of the current tick.
+#[derive(Resource)]
+struct Now(Instant);
+
+/// Players' entities by session.
+#[derive(Resource, Default)]
+struct Seats(HashMap<SessionId, Entity>);
+
+/// The room's seeded random numbers: question order and choice order.
+#[derive(Resource)]
+struct RoomRng(StdRng);
+
+#[derive(Resource)]
+struct Rules {
+    settings: TriviaSettings,
+    pack: Arc<Pack>,
+    /// Indices of the pack's questions allowed by the category filter.
+    eligible: Vec<usize>,
+}
+
+impl Rules {
+    fn question_time(&self) -> Duration {
+        Duration::from_secs(self.settings.question_secs.into())
+    }
+
+    fn reveal_time(&self) -> Duration {
+        Duration::from_secs(self.settings.reveal_secs.into())
+    }
+}
+
+/// A question as asked in this match: choices shuffled, answer kept here.
+struct Asked {
+    question: Question,
+    choices: [String; 4],
+    correct: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    Lobby {
+        countdown_until: Option<Instant>,
+    },
+    Question {
+        index: u16,
+        opened_at: Instant,
+        deadline: Instant,
+    },
+    Reveal {
+        index: u16,
+        deadline: Instant,
+        until: Instant,
+    },
+    Standings {
+        until: Instant,
+    },
+}
+
+/// The match: phase, questions and whether the host asked to start.
+#[derive(Resource)]
+struct Match {
+    phase: Phase,
+    number: u32,
+    asked: Vec<Asked>,
+    start_requested: bool,
+}
+
+/// A trivia room's simulation.
+pub struct TriviaGame {
+    world: World,
+    schedule: Schedule,
+}
+
+impl TriviaGame {
+    /// A room with `settings`, drawing questions from `pack` with an RNG
+    /// seeded by `seed`. Fails with a readable reason when the settings are
+    /// outside the server's limits or the pack cannot supply the match.
+    pub fn new(settings: TriviaSettings, pack: Arc<Pack>, seed: u64) -> Result<Self, String> {
+        check(&settings)?;
+        let eligible: Vec<usize> = pack
+            .questions
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| {
+                settings
+                    .category
+                    .as_ref()
+                    .is_none_or(|c| q.category.eq_ignore_ascii_case(c.trim()))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if eligible.len() < usize::from(settings.questions) {
+            return Err(format!(
+                "{} questions asked but only {} available{}",
+                settings.questions,
+                eligible.len(),
+                settings
+                    .category
+                    .as_ref()
+                    .map(|c| format!(" in category {c:?}"))
+                    .unwrap_or_default()
+            ));
+        }
+        let mut world = World::new();
+        world.insert_resource(Rules {
+            settings,
+            pack,
+            eligible,
+        });
+        world.insert_resource(Match {
+            phase: Phase::Lobby {
+                countdown_until: None,
+            },
+            number: 0,
+            asked: Vec::new(),
+            start_requested: false,
+        });
+        world.insert_resource(RoomRng(StdRng::seed_from_u64(seed)));
+        world.insert_resource(Now(Instant::now()));
+        world.init_resource::<Inbox>();
+        world.init_resource::<Produced>();
+        world.init_resource::<Seats>();
+
+        let mut schedule = Schedule::default();
+        schedule.set_executor(SingleThreadedExecutor::new());
+        schedule.configure_sets((TriviaSet::Ingest, TriviaSet::Advance).chain());
+        schedule.add_systems(ingest.in_set(TriviaSet::Ingest));
+        schedule.add_systems(advance.in_set(TriviaSet::Advance));
+        Ok(Self { world, schedule })
+    }
+
+    fn push(&mut self, command: Command) {
+        self.world.resource_mut::<Inbox>().0.push(command);
+    }
+}
+
+fn check(settings: &TriviaSettings) -> Result<(), String> {
+    let field = |name: &str, value: u16, range: std::ops::RangeInclusive<u16>| {
+        if range.contains(&value) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{name} must be in {}..={}, got {value}",
+                range.start(),
+                range.end()
+            ))
+        }
+    };
+    field("questions", settings.questions, limits::QUESTIONS)?;
+    field(
+        "question_secs",
+        settings.question_secs,
+        limits::QUESTION_SECS,
+    )?;
+    field("reveal_secs", settings.reveal_secs, limits::REVEAL_SECS)?;
+    field("max_players", settings.max_players, limits::MAX_PLAYERS)?;
+    field(
+        "start_countdown_secs",
+        settings.start_countdown_secs,
+        limits::COUNTDOWN_SECS,
+    )?;
+    Ok(())
+}
+
+impl Game for TriviaGame {
+    fn kind(&self) -> GameKind {
+        GameKind::Trivia
+    }
+
+    fn tick_hz(&self) -> u32 {
+        TICK_HZ
+    }
+
+    fn max_players(&self) -> u16 {
+        self.world.resource::<Rules>().settings.max_players
+    }
+
+    fn state(&self) -> RoomState {
+        match self.world.resource::<Match>().phase {
+            Phase::Lobby { .. } => RoomState::Lobby,
+            Phase::Question { .. } | Phase::Reveal { .. } => RoomState::Running,
+            Phase::Standings { .. } => RoomState::Finished,
+        }
+    }
+
+    fn player_joined(&mut self, session: SessionId, nickname: &str) {
+        self.push(Command::Join {
+            session,
+            nickname: nickname.to_owned(),
+        });
+    }
+
+    fn player_left(&mut self, session: SessionId) {
+        self.push(Command::Leave { session });
+    }
+
+    fn command(
+        &mut self,
+        session: SessionId,
+        command: GameCommand,
+        is_host: bool,
+        out: &mut Outbox,
+    ) {
+        match command {
+            GameCommand::Start if !is_host => out.to(session, ServerMsg::error(ErrorCode::NotHost)),
+            GameCommand::Start => {
+                if matches!(self.world.resource::<Match>().phase, Phase::Lobby { .. }) {
+                    self.push(Command::Start);
+                } else {
+                    out.to(session, ServerMsg::error(ErrorCode::MatchRunning));
+                }
+            }
+            GameCommand::Answer {
+                question,
+                choice,
+                received_at,
+            } => {
+                self.push(Command::Answer {
+                    session,
+                    question,
+                    choice,
+                    received_at,
+                });
+            }
+            GameCommand::Input(_) => out.to(
+                session,
+                ServerMsg::error_with(ErrorCode::WrongGame, "trivia takes answers, not inputs"),
+            ),
+        }
+    }
+
+    fn step(&mut self, _tick: Tick, now: Instant, out: &mut Outbox) {
+        self.world.resource_mut::<Now>().0 = now;
+        self.schedule.run(&mut self.world);
+        self.world.clear_trackers();
+        out.outputs
+            .append(&mut self.world.resource_mut::<Produced>().0.outputs);
+    }
+}
+
+fn ingest(
+    mut commands: Commands,
+    mut inbox: ResMut<Inbox>,
+    mut seats: ResMut<Seats>,
+    mut game: ResMut<Match>,
+    mut produced: ResMut<Produced>,
+    now: Res<Now>,
+    mut players: Query<(&Player, &mut Given)>,
+) {
+    for command in inbox.0.drain(..) {
+        match command {
+            Command::Join { session, nickname } => {
+                let seated_at = now.0;
+                let entity = commands
+                    .spawn((
+                        Player {
+                            session,
+                            nickname,
+                            seated_at,
+                        },
+                        Score::default(),
+                        Given::default(),
+                    ))
+                    .id();
+                seats.0.insert(session, entity);
+            }
+            Command::Leave { session } => {
+                if let Some(entity) = seats.0.remove(&session) {
+                    commands.entity(entity).despawn();
+                }
+            }
+            Command::Start => game.start_requested = true,
+            Command::Answer {
+                session,
+                question,
+                choice,
+                received_at,
+            } => {
+                let Some(&entity) = seats.0.get(&session) else {
+                    continue;
+                };
+                // A player seated this tick has no entity yet; the question
+                // was opened before they sat, so it is not theirs to answer.
+                let Ok((player, mut given)) = players.get_mut(entity) else {
+                    produced
+                        .0
+                        .to(session, ServerMsg::error(ErrorCode::AnswerForeign));
+                    continue;
+                };
+                let reply = answer(&game, player, &mut given, question, choice, received_at);
+                produced.0.to(session, reply);
+            }
+        }
+    }
+}
+
+/// Checks and records one answer, returning the reply for its sender.
+fn answer(
+    game: &Match,
+    player: &Player,
+    given: &mut Given,
+    question: u16,
+    choice: u8,
+    received_at: Instant,
+) -> ServerMsg {
+    let (index, opened_at, deadline) = match game.phase {
+        Phase::Question {
+            index,
+            opened_at,
+            deadline,
+        } => (index, opened_at, deadline),
+        Phase::Reveal {
+            index, deadline, ..
+        } if index == question && received_at > deadline => {
+            return ServerMsg::error(ErrorCode::AnswerLate);
+        }
+        _ => return ServerMsg::error(ErrorCode::AnswerForeign),
+    };
+    if question != index || player.seated_at > opened_at {
+        return ServerMsg::error(ErrorCode::AnswerForeign);
+    }
+    if choice > 3 {
+        return ServerMsg::error(ErrorCode::InvalidChoice);
+    }
+    if received_at > deadline {
+        return ServerMsg::error(ErrorCode::AnswerLate);
+    }
+    if given.0.is_some_and(|g| g.question == question) {
+        return ServerMsg::error(ErrorCode::AnswerRepeated);
+    }
+    let elapsed_ms = received_at.saturating_duration_since(opened_at).as_millis() as u32;
+    given.0 = Some(GivenAnswer {
+        question,
+        choice,
+        elapsed_ms,
+    });
+    ServerMsg::AnswerAccepted {
+        question,
+        elapsed_ms,
+    }
+}
+
+fn advance(
+    now: Res<Now>,
+    rules: Res<Rules>,
+    mut game: ResMut<Match>,
+    mut rng: ResMut<RoomRng>,
+    mut produced: ResMut<Produced>,
+    mut players: Query<(&Player, &mut Score, &mut Given)>,
+) {
+    let now = now.0;
+    let out = &mut produced.0;
+    let count = players.iter().count();
+    match game.phase {
+        Phase::Lobby { countdown_until } => {
+            let full = count >= usize::from(rules.settings.max_players);
+            let requested = std::mem::take(&mut game.start_requested) && count > 0;
+            let countdown_over = countdown_until.is_some_and(|t| now >= t);
+            if full || requested || countdown_over {
+                start_match(now, &rules, &mut game, &mut rng, out, &mut players);
+            } else if count >= 2 && countdown_until.is_none() {
+                let wait = Duration::from_secs(rules.settings.start_countdown_secs.into());
+                game.phase = Phase::Lobby {
+                    countdown_until: Some(now + wait),
+                };
+                let starts_in_ms = wait.as_millis() as u32;
+                out.event(Event::Trivia(TriviaEvent::Countdown { starts_in_ms }));
+            } else if count < 2 && countdown_until.is_some() {
+                game.phase = Phase::Lobby {
+                    countdown_until: None,
+                };
+                out.event(Event::Trivia(TriviaEvent::CountdownCancelled));
+            }
+        }
+        Phase::Question {
+            index, deadline, ..
+        } => {
+            let everyone_answered = count > 0
+                && players
+                    .iter()
+                    .all(|(_, _, given)| given.0.is_some_and(|g| g.question == index));
+            if count == 0 {
+                game.phase = Phase::Lobby {
+                    countdown_until: None,
+                };
+            } else if now >= deadline || everyone_answered {
+                reveal(now, index, deadline, &rules, &mut game, out, &mut players);
+            }
+        }
+        Phase::Reveal { index, until, .. } => {
+            if now < until {
+                return;
+            }
+            let next = index + 1;
+            if usize::from(next) < game.asked.len() && count > 0 {
+                open_question(now, next, &rules, &mut game, out);
+            } else {
+                let standings = scoreboard(&players);
+                out.event(Event::Trivia(TriviaEvent::MatchOver {
+                    number: game.number,
+                    standings,
+                }));
+                game.phase = Phase::Standings {
+                    until: now + STANDINGS_TIME,
+                };
+            }
+        }
+        Phase::Standings { until } => {
+            if now >= until {
+                game.phase = Phase::Lobby {
+                    countdown_until: None,
+                };
+            }
+        }
+    }
+}
+
+fn start_match(
+    now: Instant,
+    rules: &Rules,
+    game: &mut Match,
+    rng: &mut RoomRng,
+    out: &mut Outbox,
+    players: &mut Query<(&Player, &mut Score, &mut Given)>,
+) {
+    let mut order = rules.eligible.clone();
+    order.shuffle(&mut rng.0);
+    order.truncate(rules.settings.questions.into());
+    game.asked = order
+        .into_iter()
+        .map(|i| {
+            let question = rules.pack.questions[i].clone();
+            let mut choices: Vec<String> =
+                question.choices().into_iter().map(str::to_owned).collect();
+            choices.shuffle(&mut rng.0);
+            let correct = choices
+                .iter()
+                .position(|c| *c == question.correct_answer)
+                .expect("the right answer is one of the choices") as u8;
+            let choices: [String; 4] = choices
+                .try_into()
+                .expect("validated packs have four choices");
+            Asked {
+                question,
+                choices,
+                correct,
+            }
+        })
+        .collect();
+    game.number += 1;
+    game.start_requested = false;
+    for (_, mut score, mut given) in players.iter_mut() {
+        *score = Score::default();
+        given.0 = None;
+    }
+    let questions = game.asked.len() as u16;
+    out.event(Event::Trivia(TriviaEvent::MatchStarted {
+        number: game.number,
+        questions,
+    }));
+    open_question(now, 0, rules, game, out);
+}
+
+fn open_question(now: Instant, index: u16, rules: &Rules, game: &mut Match, out: &mut Outbox) {
+    let time = rules.question_time();
+    let asked = &game.asked[usize::from(index)];
+    out.event(Event::Trivia(TriviaEvent::Question {
+        index,
+        total: game.asked.len() as u16,
+        category: asked.question.category.clone(),
+        difficulty: asked.question.difficulty,
+        text: asked.question.question.clone(),
+        choices: asked.choices.clone(),
+        time_ms: time.as_millis() as u32,
+    }));
+    game.phase = Phase::Question {
+        index,
+        opened_at: now,
+        deadline: now + time,
+    };
+}
+
+fn reveal(
+    now: Instant,
+    index: u16,
+    deadline: Instant,
+    rules: &Rules,
+    game: &mut Match,
+    out: &mut Outbox,
+    players: &mut Query<(&Player, &mut Score, &mut Given)>,
+) {
+    let correct = game.asked[usize::from(index)].correct;
+    let time_ms = rules.question_time().as_millis() as u32;
+    let mut results = Vec::new();
+    for (player, mut score, given) in players.iter_mut() {
+        let answer = given.0.filter(|g| g.question == index);
+        let right = answer.is_some_and(|g| g.choice == correct);
+        let points = answer.map_or(0, |g| trivia::points(right, g.elapsed_ms, time_ms));
+        score.points += points;
+        score.correct += u16::from(right);
+        results.push(AnswerResult {
+            session: player.session,
+            choice: answer.map(|g| g.choice),
+            correct: right,
+            elapsed_ms: answer.map(|g| g.elapsed_ms),
+            points,
+        });
+    }
+    results.sort_by_key(|r| r.session);
+    let scoreboard = scoreboard(players);
+    out.event(Event::Trivia(TriviaEvent::Reveal {
+        index,
+        correct,
+        results,
+        scoreboard,
+    }));
+    game.phase = Phase::Reveal {
+        index,
+        deadline,
+        until: now + rules.reveal_time(),
+    };
+}
+
+fn scoreboard(players: &Query<(&Player, &mut Score, &mut Given)>) -> Vec<ScoreEntry> {
+    let mut board: Vec<ScoreEntry> = players
+        .iter()
+        .map(|(player, score, _)| ScoreEntry {
+            session: player.session,
+            nickname: player.nickname.clone(),
+            score: score.points,
+            correct: score.correct,
+        })
+        .collect();
+    board.sort_by(|a, b| b.score.cmp(&a.score).then(a.session.cmp(&b.session)));
+    board
+}

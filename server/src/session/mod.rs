@@ -1,0 +1,429 @@
+//! Sessions: one connected client, whatever its transport.
+//!
+//! A [`Session`] is created by a valid hello and handles every later
+//! message: lobby requests, joining and leaving rooms, and forwarding
+//! answers, inputs and chat to the session's room. It enforces the limits a
+//! client controls (nickname, chat length and rate, message rate) and
+//! answers each refusal with an error code. Dropping it leaves its room.
+
+pub mod outbound;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stadium_shared::trivia::TriviaSettings;
+use stadium_shared::{
+    ClientMsg, DecodeError, ErrorCode, GameKind, GameSettings, PROTOCOL_VERSION, Refusal, Role,
+    RoomCode, RoomState, ServerMsg, SessionId,
+};
+
+use crate::config::Config;
+use crate::lobby::Lobby;
+use crate::room::{GameCommand, RoomCommand, RoomHandle};
+use outbound::Outbound;
+
+/// Longest nickname, in characters.
+pub const NICKNAME_MAX_CHARS: usize = 20;
+
+/// Refusals (bad frames, rate limits) a session may collect before it is
+/// disconnected as hostile.
+pub const MAX_STRIKES: u32 = 50;
+
+/// How long a session waits for a room to answer a join.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// State shared by every connection.
+pub struct ServerState {
+    /// The configuration the server started with.
+    pub config: Config,
+    /// Rooms and the lobby channel.
+    pub lobby: Arc<Lobby>,
+    /// SHA-256 of the QUIC certificate, hex.
+    pub cert_sha256: String,
+    sessions: Mutex<HashMap<SessionId, Outbound>>,
+    next_session: AtomicU64,
+}
+
+impl ServerState {
+    /// Shared state for a server.
+    pub fn new(config: Config, lobby: Arc<Lobby>, cert_sha256: String) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            lobby,
+            cert_sha256,
+            sessions: Mutex::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+        })
+    }
+
+    /// Connected sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions
+            .lock()
+            .expect("session lock is never poisoned")
+            .len()
+    }
+
+    /// Disconnects every session with `reason`.
+    pub fn kick_all(&self, reason: ErrorCode) {
+        for outbound in self
+            .sessions
+            .lock()
+            .expect("session lock is never poisoned")
+            .values()
+        {
+            outbound.send_msg(ServerMsg::error(reason));
+            outbound.kick(reason);
+        }
+    }
+}
+
+/// Whether the connection goes on after a message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep reading.
+    Continue,
+    /// Close the connection.
+    Close,
+}
+
+/// A greeted client.
+pub struct Session {
+    id: SessionId,
+    nickname: String,
+    state: Arc<ServerState>,
+    outbound: Outbound,
+    room: Option<RoomHandle>,
+    messages: TokenBucket,
+    chat: TokenBucket,
+    strikes: u32,
+}
+
+impl Session {
+    /// Checks a connection's first message. On success the client has been
+    /// welcomed; on failure the returned message says why it is refused.
+    pub fn greet(
+        state: &Arc<ServerState>,
+        first: ClientMsg,
+        outbound: Outbound,
+    ) -> Result<Session, Refusal> {
+        let ClientMsg::Hello { version, nickname } = first else {
+            return Err(Refusal::new(ErrorCode::HelloRequired));
+        };
+        if version != PROTOCOL_VERSION {
+            let detail = format!("server speaks version {PROTOCOL_VERSION}, client sent {version}");
+            return Err(Refusal::with(ErrorCode::VersionMismatch, detail));
+        }
+        let nickname = valid_nickname(&nickname).ok_or_else(|| {
+            let rule = format!("1 to {NICKNAME_MAX_CHARS} characters, no control characters");
+            Refusal::with(ErrorCode::InvalidNickname, rule)
+        })?;
+        let id = SessionId(state.next_session.fetch_add(1, Ordering::Relaxed));
+        {
+            let mut sessions = state
+                .sessions
+                .lock()
+                .expect("session lock is never poisoned");
+            if sessions.len() >= state.config.max_sessions {
+                return Err(Refusal::new(ErrorCode::ServerFull));
+            }
+            sessions.insert(id, outbound.clone());
+        }
+        let config = &state.config;
+        let session = Session {
+            id,
+            nickname,
+            state: state.clone(),
+            outbound: outbound.clone(),
+            room: None,
+            messages: TokenBucket::new(config.msgs_per_sec, config.msgs_per_sec * 2.0),
+            chat: TokenBucket::new(config.chat_per_sec, 5.0),
+            strikes: 0,
+        };
+        outbound.send_msg(ServerMsg::Welcome {
+            session: id,
+            version: PROTOCOL_VERSION,
+            server: concat!("stadium-server/", env!("CARGO_PKG_VERSION")).to_owned(),
+        });
+        state.lobby.subscribe(id, outbound);
+        tracing::debug!(session = %id, nickname = %session.nickname, "session started");
+        Ok(session)
+    }
+
+    /// This session's id.
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Handles one message received at `received_at`.
+    pub async fn handle(&mut self, msg: ClientMsg, received_at: Instant) -> Flow {
+        if !self.messages.take(received_at) {
+            return self.refuse(ErrorCode::RateLimited, "too many messages per second");
+        }
+        match msg {
+            ClientMsg::Hello { .. } => return self.refuse(ErrorCode::AlreadyGreeted, ""),
+            ClientMsg::Ping { nonce } => self.reply(ServerMsg::Pong { nonce }),
+            ClientMsg::ListRooms => self.reply(ServerMsg::RoomList {
+                rooms: self.state.lobby.list(),
+            }),
+            ClientMsg::CreateRoom { settings } => {
+                match self.state.lobby.create(settings, self.id) {
+                    Ok(room) => self.reply(ServerMsg::RoomCreated { room }),
+                    Err(refusal) => self.reply(refusal.into()),
+                }
+            }
+            ClientMsg::JoinRoom { code, spectate } => {
+                let role = if spectate {
+                    Role::Spectator
+                } else {
+                    Role::Player
+                };
+                let Some(handle) = RoomCode::parse(&code).and_then(|c| self.state.lobby.find(&c))
+                else {
+                    let detail = format!("no open room has code {:?}", code.trim());
+                    self.reply(ServerMsg::error_with(ErrorCode::RoomNotFound, detail));
+                    return Flow::Continue;
+                };
+                if let Err(code) = self.join(handle, role).await {
+                    self.reply(ServerMsg::error(code));
+                }
+            }
+            ClientMsg::QuickJoin { game } => self.quick_join(game).await,
+            ClientMsg::LeaveRoom => self.leave(),
+            ClientMsg::StartMatch => self.forward(GameCommand::Start),
+            ClientMsg::Answer { question, choice } => self.forward(GameCommand::Answer {
+                question,
+                choice,
+                received_at,
+            }),
+            ClientMsg::Input(input) => self.forward(GameCommand::Input(input)),
+            ClientMsg::Chat { text } => return self.chat(text, received_at),
+        }
+        Flow::Continue
+    }
+
+    /// Reports a message that could not be decoded.
+    pub fn decode_failed(&mut self, err: &DecodeError) -> Flow {
+        self.refuse(err.code(), err)
+    }
+
+    fn refuse(&mut self, code: ErrorCode, detail: impl std::fmt::Display) -> Flow {
+        let detail = detail.to_string();
+        if detail.is_empty() {
+            self.reply(ServerMsg::error(code));
+        } else {
+            self.reply(ServerMsg::error_with(code, detail));
+        }
+        self.strikes += 1;
+        if self.strikes >= MAX_STRIKES {
+            tracing::warn!(session = %self.id, "too many refused messages; disconnecting");
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+
+    fn reply(&self, msg: ServerMsg) {
+        self.outbound.send_msg(msg);
+    }
+
+    /// The session's room, forgetting it if it closed.
+    fn current_room(&mut self) -> Option<&RoomHandle> {
+        if self
+            .room
+            .as_ref()
+            .is_some_and(|room| room.info().state == RoomState::Closed)
+        {
+            self.room = None;
+            self.state.lobby.subscribe(self.id, self.outbound.clone());
+        }
+        self.room.as_ref()
+    }
+
+    async fn join(&mut self, handle: RoomHandle, role: Role) -> Result<(), ErrorCode> {
+        if self.current_room().is_some() {
+            return Err(ErrorCode::AlreadyInRoom);
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        handle.send(RoomCommand::Join {
+            session: self.id,
+            nickname: self.nickname.clone(),
+            role,
+            outbound: self.outbound.clone(),
+            reply,
+        })?;
+        // Recorded before waiting: if the connection ends meanwhile, the
+        // drop sends a Leave that the room reads after this Join.
+        self.room = Some(handle);
+        let result = match tokio::time::timeout(JOIN_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) | Err(_) => Err(ErrorCode::RoomNotFound),
+        };
+        match result {
+            Ok(()) => self.state.lobby.unsubscribe(self.id),
+            Err(_) => self.room = None,
+        }
+        result
+    }
+
+    async fn quick_join(&mut self, game: GameKind) {
+        // Two tries: a room found open may fill before the join lands.
+        for _ in 0..2 {
+            let handle = match self.state.lobby.open_room(game) {
+                Some(handle) => handle,
+                None => {
+                    let settings = match game {
+                        GameKind::Trivia => GameSettings::Trivia(TriviaSettings::default()),
+                    };
+                    match self.state.lobby.create(settings, self.id) {
+                        Ok(info) => match self.state.lobby.find(&info.code) {
+                            Some(handle) => handle,
+                            None => continue,
+                        },
+                        Err(refusal) => return self.reply(refusal.into()),
+                    }
+                }
+            };
+            match self.join(handle, Role::Player).await {
+                Ok(()) => return,
+                Err(ErrorCode::RoomFull | ErrorCode::RoomNotFound) => continue,
+                Err(code) => return self.reply(ServerMsg::error(code)),
+            }
+        }
+        self.reply(ServerMsg::error(ErrorCode::RoomFull));
+    }
+
+    fn leave(&mut self) {
+        if let Some(room) = self.room.take() {
+            let _ = room.send(RoomCommand::Leave { session: self.id });
+            self.state.lobby.subscribe(self.id, self.outbound.clone());
+        }
+    }
+
+    fn forward(&mut self, command: GameCommand) {
+        let session = self.id;
+        let Some(room) = self.current_room() else {
+            return self.reply(ServerMsg::error(ErrorCode::NotInRoom));
+        };
+        if let Err(code) = room.send(RoomCommand::Game { session, command }) {
+            self.reply(ServerMsg::error(code));
+        }
+    }
+
+    fn chat(&mut self, text: String, now: Instant) -> Flow {
+        let text: String = text.chars().filter(|c| !c.is_control()).collect();
+        let text = text.trim();
+        if text.is_empty() {
+            return self.refuse(ErrorCode::ChatEmpty, "");
+        }
+        let max = self.state.config.chat_max_chars;
+        if text.chars().count() > max {
+            return self.refuse(ErrorCode::ChatTooLong, format!("at most {max} characters"));
+        }
+        if !self.chat.take(now) {
+            return self.refuse(ErrorCode::RateLimited, "chat rate limit");
+        }
+        let session = self.id;
+        let Some(room) = self.current_room() else {
+            self.reply(ServerMsg::error(ErrorCode::NotInRoom));
+            return Flow::Continue;
+        };
+        if let Err(code) = room.send(RoomCommand::Chat {
+            session,
+            text: text.to_owned(),
+        }) {
+            self.reply(ServerMsg::error(code));
+        }
+        Flow::Continue
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(room) = self.room.take() {
+            let _ = room.send(RoomCommand::Leave { session: self.id });
+        }
+        self.state.lobby.unsubscribe(self.id);
+        self.state
+            .sessions
+            .lock()
+            .expect("session lock is never poisoned")
+            .remove(&self.id);
+        tracing::debug!(session = %self.id, "session ended");
+    }
+}
+
+/// Trims a nickname and checks it, or `None` if it is not acceptable.
+pub fn valid_nickname(raw: &str) -> Option<String> {
+    let nickname = raw.trim();
+    let chars = nickname.chars().count();
+    let ok = (1..=NICKNAME_MAX_CHARS).contains(&chars) && !nickname.chars().any(char::is_control);
+    ok.then(|| nickname.to_owned())
+}
+
+/// A token bucket: `rate` tokens a second, holding at most `burst`.
+#[derive(Debug)]
+struct TokenBucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64, burst: f64) -> Self {
+        Self {
+            tokens: burst,
+            rate,
+            burst,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now.max(self.last);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicknames_are_trimmed_and_bounded() {
+        assert_eq!(valid_nickname("  Ada ").as_deref(), Some("Ada"));
+        assert_eq!(
+            valid_nickname("ÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉ").map(|n| n.chars().count()),
+            Some(20)
+        );
+        assert!(valid_nickname("").is_none());
+        assert!(valid_nickname("   ").is_none());
+        assert!(valid_nickname(&"x".repeat(21)).is_none());
+        assert!(valid_nickname("a\u{7}b").is_none());
+    }
+
+    #[test]
+    fn token_buckets_allow_bursts_then_the_rate() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket {
+            tokens: 2.0,
+            rate: 1.0,
+            burst: 2.0,
+            last: start,
+        };
+        assert!(bucket.take(start));
+        assert!(bucket.take(start));
+        assert!(!bucket.take(start));
+        assert!(bucket.take(start + Duration::from_secs(1)));
+        assert!(!bucket.take(start + Duration::from_secs(1)));
+    }
+}

@@ -1,0 +1,125 @@
+//! Transports: bytes in, protocol messages out, and back.
+//!
+//! Each transport turns its connection into a [`Reader`] of incoming
+//! messages and a writer task that drains the session's outbound queue.
+//! [`serve`] runs the part they share: the hello deadline, the session, and
+//! the order in which a connection ends.
+
+pub mod quic;
+pub mod ws;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use stadium_shared::codec::{self, Format};
+use stadium_shared::{ErrorCode, Refusal, ServerMsg};
+use tokio::task::JoinHandle;
+
+use crate::session::outbound::{Outbound, OutboundRx, Outgoing};
+use crate::session::{Flow, ServerState, Session};
+
+/// One thing read from a connection.
+#[derive(Debug)]
+pub enum Incoming {
+    /// One encoded message.
+    Message(Bytes, Format),
+    /// A message over the size limit; the connection cannot continue.
+    TooLarge,
+    /// The peer closed the connection, or it failed.
+    Closed,
+}
+
+/// The reading half of a connection.
+pub trait Reader: Send {
+    /// The next thing the peer sent. Must be cancel-safe.
+    fn recv(&mut self) -> impl Future<Output = Incoming> + Send;
+}
+
+/// Runs a connection: waits for the hello (within the configured
+/// deadline), then hands every message to the session until the peer
+/// leaves, the writer stops, or the session is kicked.
+pub async fn serve<R: Reader>(
+    state: Arc<ServerState>,
+    mut reader: R,
+    outbound: Outbound,
+    mut writer: JoinHandle<()>,
+) {
+    let deadline = state.config.hello_deadline();
+    let first = tokio::select! {
+        incoming = tokio::time::timeout(deadline, reader.recv()) => incoming,
+        _ = &mut writer => return,
+    };
+    let first = match first {
+        Ok(Incoming::Message(bytes, format)) => codec::decode_client(&bytes, format),
+        Ok(Incoming::TooLarge) => return finish(outbound, ErrorCode::FrameTooLarge, writer).await,
+        Ok(Incoming::Closed) => return writer.abort(),
+        Err(_) => return finish(outbound, ErrorCode::HelloRequired, writer).await,
+    };
+    let mut session = match first.map_err(|err| Refusal::with(err.code(), &err)) {
+        Ok(msg) => match Session::greet(&state, msg, outbound.clone()) {
+            Ok(session) => session,
+            Err(refusal) => return refuse(outbound, refusal, writer).await,
+        },
+        Err(refusal) => return refuse(outbound, refusal, writer).await,
+    };
+
+    loop {
+        let incoming = tokio::select! {
+            incoming = reader.recv() => incoming,
+            _ = &mut writer => break,
+        };
+        let flow = match incoming {
+            Incoming::Message(bytes, format) => match codec::decode_client(&bytes, format) {
+                Ok(msg) => session.handle(msg, Instant::now()).await,
+                Err(err) => {
+                    tracing::debug!(session = %session.id(), %err, "undecodable message");
+                    session.decode_failed(&err)
+                }
+            },
+            Incoming::TooLarge => {
+                drop(session);
+                return finish(outbound, ErrorCode::FrameTooLarge, writer).await;
+            }
+            Incoming::Closed => break,
+        };
+        if flow == Flow::Close {
+            drop(session);
+            return finish(outbound, ErrorCode::RateLimited, writer).await;
+        }
+    }
+    drop(session);
+    writer.abort();
+}
+
+/// Sends a final error and lets the writer close the connection.
+async fn finish(outbound: Outbound, code: ErrorCode, writer: JoinHandle<()>) {
+    refuse(outbound, Refusal::new(code), writer).await;
+}
+
+async fn refuse(outbound: Outbound, refusal: Refusal, writer: JoinHandle<()>) {
+    let code = refusal.code;
+    outbound.send_msg(refusal.into());
+    outbound.kick(code);
+    if tokio::time::timeout(CLOSE_TIMEOUT, writer).await.is_err() {
+        tracing::debug!("writer did not finish closing in time");
+    }
+}
+
+/// How long a closing connection may take to flush its last messages.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What a writer sends before closing a kicked connection: what is still
+/// queued (the final error among it), or, for a client kicked for reading
+/// too slowly, only the error, since its queue is stale.
+pub fn last_words(rx: &mut OutboundRx, reason: ErrorCode) -> Vec<Arc<Outgoing>> {
+    if reason == ErrorCode::SlowConsumer {
+        return vec![Outgoing::new(ServerMsg::error(reason))];
+    }
+    let mut last = Vec::new();
+    while let Ok(msg) = rx.rx.try_recv() {
+        last.push(msg);
+    }
+    last
+}

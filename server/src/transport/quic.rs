@@ -1,0 +1,208 @@
+//! QUIC transport, for native clients.
+//!
+//! A client opens one bidirectional stream right after the handshake and
+//! sends its first frame (the hello) on it. Both directions of that stream
+//! carry reliable, ordered messages as length-prefixed postcard frames (see
+//! [`stadium_shared::frame`]). Datagrams carry unreliable messages, one
+//! postcard message per datagram with no prefix: inputs from the client,
+//! and later snapshots from the server.
+//!
+//! Reading happens in two small tasks (stream and datagrams) that feed one
+//! bounded queue, which makes [`Reader::recv`] cancel-safe and lets QUIC
+//! flow control push back on a client that sends faster than its session
+//! handles. Datagrams that find the queue full are dropped, as the network
+//! might have dropped them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use quinn::{Connection, Incoming as QuinnIncoming, RecvStream, SendStream, VarInt};
+use stadium_shared::MAX_FRAME_LEN;
+use stadium_shared::codec::Format;
+use stadium_shared::frame::{self, HEADER_LEN};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{CLOSE_TIMEOUT, Incoming, Reader, last_words};
+use crate::session::ServerState;
+use crate::session::outbound::{Outbound, OutboundRx, Outgoing};
+
+/// Messages read ahead of the session.
+const READ_QUEUE: usize = 64;
+
+/// Most queued messages one stream write carries.
+const WRITE_BATCH: usize = 64;
+
+/// Transport settings for client connections: one stream, bounded
+/// windows, datagrams on, keep-alive well inside the idle timeout.
+pub fn transport_config() -> quinn::TransportConfig {
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(VarInt::from_u32(1))
+        .max_concurrent_uni_streams(VarInt::from_u32(0))
+        .stream_receive_window(VarInt::from_u32(2 * MAX_FRAME_LEN as u32))
+        .receive_window(VarInt::from_u32(4 * MAX_FRAME_LEN as u32))
+        .send_window(8 * MAX_FRAME_LEN as u64)
+        .datagram_receive_buffer_size(Some(64 * 1024))
+        .datagram_send_buffer_size(256 * 1024)
+        .keep_alive_interval(Some(Duration::from_secs(5)))
+        .max_idle_timeout(Some(
+            quinn::IdleTimeout::try_from(Duration::from_secs(30)).expect("30 s is a valid timeout"),
+        ));
+    transport
+}
+
+/// Accepts connections until the endpoint is closed.
+pub async fn listen(state: Arc<ServerState>, endpoint: quinn::Endpoint) {
+    while let Some(incoming) = endpoint.accept().await {
+        tokio::spawn(connection(state.clone(), incoming));
+    }
+}
+
+async fn connection(state: Arc<ServerState>, incoming: QuinnIncoming) {
+    let remote = incoming.remote_address();
+    let deadline = state.config.hello_deadline();
+    // The handshake and the opening of the stream share the hello deadline,
+    // so a peer that stalls anywhere before its hello is cut off in time.
+    let opened = tokio::time::timeout(deadline, async {
+        let conn = incoming.await?;
+        let (send, recv) = conn.accept_bi().await?;
+        Ok::<_, quinn::ConnectionError>((conn, send, recv))
+    })
+    .await;
+    let (conn, send, recv) = match opened {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(err)) => return tracing::debug!(%remote, %err, "quic connection failed to open"),
+        Err(_) => return tracing::debug!(%remote, "quic connection opened no stream in time"),
+    };
+    tracing::debug!(%remote, "quic connection opened");
+
+    let (outbound, rx) = Outbound::channel(state.config.outbound_queue);
+    let writer = tokio::spawn(write(conn.clone(), send, rx));
+    let reader = QuicReader::start(conn.clone(), recv);
+    super::serve(state, reader, outbound, writer).await;
+    conn.close(VarInt::from_u32(0), b"bye");
+}
+
+/// The session's view of a connection's incoming messages.
+struct QuicReader {
+    queue: mpsc::Receiver<Incoming>,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl QuicReader {
+    fn start(conn: Connection, recv: RecvStream) -> Self {
+        let (tx, queue) = mpsc::channel(READ_QUEUE);
+        let stream = tokio::spawn(read_stream(recv, tx.clone()));
+        let datagrams = tokio::spawn(read_datagrams(conn, tx));
+        Self {
+            queue,
+            tasks: [stream, datagrams],
+        }
+    }
+}
+
+impl Drop for QuicReader {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Reader for QuicReader {
+    async fn recv(&mut self) -> Incoming {
+        self.queue.recv().await.unwrap_or(Incoming::Closed)
+    }
+}
+
+async fn read_stream(mut recv: RecvStream, tx: mpsc::Sender<Incoming>) {
+    loop {
+        let incoming = match read_frame(&mut recv).await {
+            Ok(payload) => Incoming::Message(payload, Format::Postcard),
+            Err(FrameError::TooLarge) => Incoming::TooLarge,
+            Err(FrameError::Closed) => Incoming::Closed,
+        };
+        let last = !matches!(incoming, Incoming::Message(..));
+        if tx.send(incoming).await.is_err() || last {
+            return;
+        }
+    }
+}
+
+enum FrameError {
+    TooLarge,
+    Closed,
+}
+
+/// Reads one frame, checking its announced length before reading the
+/// payload so a peer cannot make the server buffer more than the limit.
+async fn read_frame(recv: &mut RecvStream) -> Result<Bytes, FrameError> {
+    let mut header = [0u8; HEADER_LEN];
+    recv.read_exact(&mut header)
+        .await
+        .map_err(|_| FrameError::Closed)?;
+    let len = frame::payload_len(header, MAX_FRAME_LEN).map_err(|_| FrameError::TooLarge)?;
+    let mut payload = vec![0u8; len];
+    recv.read_exact(&mut payload)
+        .await
+        .map_err(|_| FrameError::Closed)?;
+    Ok(payload.into())
+}
+
+async fn read_datagrams(conn: Connection, tx: mpsc::Sender<Incoming>) {
+    while let Ok(datagram) = conn.read_datagram().await {
+        match tx.try_send(Incoming::Message(datagram, Format::Postcard)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::trace!("read queue full; datagram dropped");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+    }
+}
+
+/// Drains the session's queue onto the stream, a batch per write, until
+/// the session is kicked; then sends the last words, finishes the stream,
+/// waits briefly for the peer to receive it, and closes with the reason.
+async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
+    let mut chunks: Vec<Bytes> = Vec::with_capacity(2 * WRITE_BATCH);
+    let reason = loop {
+        tokio::select! {
+            biased;
+            reason = rx.kick.kicked() => break reason,
+            next = rx.rx.recv() => {
+                let Some(first) = next else { return };
+                push_frame(&mut chunks, &first);
+                while chunks.len() < 2 * WRITE_BATCH {
+                    let Ok(more) = rx.rx.try_recv() else { break };
+                    push_frame(&mut chunks, &more);
+                }
+                tokio::select! {
+                    sent = send.write_all_chunks(&mut chunks) => if sent.is_err() { return },
+                    reason = rx.kick.kicked() => break reason,
+                }
+                chunks.clear();
+            }
+        }
+    };
+    let goodbye = async {
+        chunks.clear();
+        for out in last_words(&mut rx, reason) {
+            push_frame(&mut chunks, &out);
+        }
+        send.write_all_chunks(&mut chunks).await.ok()?;
+        send.finish().ok()?;
+        send.stopped().await.ok()
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
+    conn.close(VarInt::from(reason.code()), reason.message().as_bytes());
+}
+
+fn push_frame(chunks: &mut Vec<Bytes>, out: &Outgoing) {
+    let payload = out.encoded(Format::Postcard).clone();
+    let header = (payload.len() as u32).to_be_bytes();
+    chunks.push(Bytes::copy_from_slice(&header));
+    chunks.push(payload);
+}
