@@ -491,11 +491,16 @@ fn advance(
             }
         }
         Phase::Question {
-            index, deadline, ..
+            index,
+            opened_at,
+            deadline,
         } => {
+            // Players seated after the question opened cannot answer it, so
+            // they do not hold up an early reveal.
             let everyone_answered = count > 0
                 && players
                     .iter()
+                    .filter(|(player, _, _)| player.seated_at <= opened_at)
                     .all(|(_, _, given)| given.0.is_some_and(|g| g.question == index));
             if count == 0 {
                 game.phase = Phase::Lobby {
@@ -651,4 +656,277 @@ fn scoreboard(players: &Query<(&Player, &mut Score, &mut Given)>) -> Vec<ScoreEn
         .collect();
     board.sort_by(|a, b| b.score.cmp(&a.score).then(a.session.cmp(&b.session)));
     board
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::room::Output;
+
+    const A: SessionId = SessionId(1);
+    const B: SessionId = SessionId(2);
+
+    fn settings() -> TriviaSettings {
+        TriviaSettings {
+            questions: 2,
+            question_secs: 10,
+            reveal_secs: 1,
+            max_players: 2,
+            start_countdown_secs: 10,
+            category: None,
+        }
+    }
+
+    fn game() -> TriviaGame {
+        TriviaGame::new(settings(), Arc::new(Pack::built_in()), 7).unwrap()
+    }
+
+    fn step(game: &mut TriviaGame, now: Instant) -> Vec<Output> {
+        let mut out = Outbox::default();
+        game.step(Tick(0), now, &mut out);
+        out.outputs
+    }
+
+    fn answer(game: &mut TriviaGame, session: SessionId, question: u16, choice: u8, at: Instant) {
+        let command = GameCommand::Answer {
+            question,
+            choice,
+            received_at: at,
+        };
+        let mut out = Outbox::default();
+        game.command(session, command, false, &mut out);
+        assert!(out.outputs.is_empty(), "answers are judged in the tick");
+    }
+
+    fn correct(game: &TriviaGame, index: u16) -> u8 {
+        game.world.resource::<Match>().asked[usize::from(index)].correct
+    }
+
+    fn replies(outputs: &[Output], to: SessionId) -> Vec<ServerMsg> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::To(id, msg) if *id == to => Some(msg.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn error_codes(outputs: &[Output], to: SessionId) -> Vec<ErrorCode> {
+        replies(outputs, to)
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMsg::Error { code, .. } => Some(code),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn reveal_of(outputs: &[Output]) -> Option<(Vec<AnswerResult>, Vec<ScoreEntry>)> {
+        outputs.iter().find_map(|o| match o {
+            Output::Event(Event::Trivia(TriviaEvent::Reveal {
+                results,
+                scoreboard,
+                ..
+            })) => Some((results.clone(), scoreboard.clone())),
+            _ => None,
+        })
+    }
+
+    /// Seats A and B; the room is then full, so the first question opens.
+    fn started(start: Instant) -> TriviaGame {
+        let mut game = game();
+        game.player_joined(A, "Ada");
+        game.player_joined(B, "Bo");
+        let outputs = step(&mut game, start);
+        let opened = outputs.iter().any(|o| {
+            matches!(
+                o,
+                Output::Event(Event::Trivia(TriviaEvent::Question { index: 0, .. }))
+            )
+        });
+        assert!(opened, "a full room starts its match: {outputs:?}");
+        game
+    }
+
+    #[test]
+    fn right_answers_score_by_server_measured_speed() {
+        let start = Instant::now();
+        let mut game = started(start);
+        let right = correct(&game, 0);
+        answer(&mut game, A, 0, right, start + Duration::from_millis(2_500));
+        answer(
+            &mut game,
+            B,
+            0,
+            (right + 1) % 4,
+            start + Duration::from_millis(1_000),
+        );
+        let outputs = step(&mut game, start + Duration::from_millis(2_600));
+        assert_eq!(
+            replies(&outputs, A),
+            vec![ServerMsg::AnswerAccepted {
+                question: 0,
+                elapsed_ms: 2_500
+            }]
+        );
+
+        // Both answered, so the reveal comes in the same tick.
+        let (results, scoreboard) = reveal_of(&outputs).expect("everyone answered: reveal now");
+        assert_eq!(results[0].points, 175);
+        assert!(results[0].correct);
+        assert_eq!(results[1].points, 0);
+        assert_eq!(results[1].choice, Some((right + 1) % 4));
+        assert_eq!(scoreboard[0].session, A);
+        assert_eq!((scoreboard[0].score, scoreboard[0].correct), (175, 1));
+    }
+
+    #[test]
+    fn repeated_late_foreign_and_impossible_answers_are_refused() {
+        let start = Instant::now();
+        let mut game = started(start);
+        let t = |ms| start + Duration::from_millis(ms);
+        answer(&mut game, A, 0, 0, t(100));
+        answer(&mut game, A, 0, 1, t(200));
+        answer(&mut game, A, 1, 1, t(300));
+        answer(&mut game, B, 0, 4, t(400));
+        answer(&mut game, B, 0, 2, t(10_001));
+        let outputs = step(&mut game, t(500));
+        assert_eq!(
+            error_codes(&outputs, A),
+            [ErrorCode::AnswerRepeated, ErrorCode::AnswerForeign]
+        );
+        assert_eq!(
+            error_codes(&outputs, B),
+            [ErrorCode::InvalidChoice, ErrorCode::AnswerLate]
+        );
+    }
+
+    #[test]
+    fn a_question_closes_at_its_deadline_without_every_answer() {
+        let start = Instant::now();
+        let mut game = started(start);
+        let right = correct(&game, 0);
+        answer(&mut game, A, 0, right, start + Duration::from_millis(9_000));
+        let outputs = step(&mut game, start + Duration::from_millis(9_100));
+        assert!(reveal_of(&outputs).is_none(), "B may still answer");
+        let outputs = step(&mut game, start + Duration::from_secs(10));
+        let (results, _) = reveal_of(&outputs).expect("the deadline passed");
+        assert_eq!(results[0].points, 110);
+        assert_eq!((results[1].choice, results[1].points), (None, 0));
+    }
+
+    #[test]
+    fn late_joiners_play_from_the_next_question() {
+        let start = Instant::now();
+        let mut settings = settings();
+        settings.max_players = 3;
+        let mut game = TriviaGame::new(settings, Arc::new(Pack::built_in()), 7).unwrap();
+        game.player_joined(A, "Ada");
+        game.player_joined(B, "Bo");
+        step(&mut game, start);
+        game.command(A, GameCommand::Start, true, &mut Outbox::default());
+        step(&mut game, start);
+        game.player_joined(SessionId(3), "Cy");
+        step(&mut game, start + Duration::from_millis(100));
+        answer(
+            &mut game,
+            SessionId(3),
+            0,
+            0,
+            start + Duration::from_millis(200),
+        );
+        let outputs = step(&mut game, start + Duration::from_millis(300));
+        assert_eq!(
+            error_codes(&outputs, SessionId(3)),
+            [ErrorCode::AnswerForeign]
+        );
+
+        // The two who could answer did: the late joiner does not hold the reveal.
+        answer(&mut game, A, 0, 0, start + Duration::from_millis(400));
+        answer(&mut game, B, 0, 0, start + Duration::from_millis(400));
+        let outputs = step(&mut game, start + Duration::from_millis(500));
+        assert!(reveal_of(&outputs).is_some());
+    }
+
+    #[test]
+    fn a_match_ends_with_standings_and_the_full_room_plays_again() {
+        let start = Instant::now();
+        let mut game = started(start);
+        let mut now = start;
+        let mut over = None;
+        for _ in 0..300 {
+            now += Duration::from_millis(100);
+            for output in step(&mut game, now) {
+                if let Output::Event(Event::Trivia(TriviaEvent::MatchOver { number, standings })) =
+                    output
+                {
+                    over = Some((number, standings));
+                }
+            }
+            if over.is_some() {
+                break;
+            }
+        }
+        let (number, standings) = over.expect("two unanswered questions end within 30 s");
+        assert_eq!(number, 1);
+        assert_eq!(standings.len(), 2);
+        assert_eq!(game.state(), RoomState::Finished);
+        let outputs = step(&mut game, now + STANDINGS_TIME);
+        assert_eq!(game.state(), RoomState::Lobby, "{outputs:?}");
+        let outputs = step(&mut game, now + STANDINGS_TIME + Duration::from_millis(100));
+        let restarted = outputs.iter().any(|o| {
+            matches!(
+                o,
+                Output::Event(Event::Trivia(TriviaEvent::MatchStarted { number: 2, .. }))
+            )
+        });
+        assert!(restarted, "{outputs:?}");
+    }
+
+    #[test]
+    fn only_the_host_starts_and_inputs_are_for_other_games() {
+        let mut game = game();
+        let mut out = Outbox::default();
+        game.command(A, GameCommand::Start, false, &mut out);
+        let input = stadium_shared::Input {
+            seq: 1,
+            turn: 0.0,
+            thrust: true,
+            fire: false,
+        };
+        game.command(A, GameCommand::Input(input), true, &mut out);
+        assert_eq!(
+            error_codes(&out.outputs, A),
+            [ErrorCode::NotHost, ErrorCode::WrongGame]
+        );
+    }
+
+    #[test]
+    fn settings_outside_the_limits_are_refused() {
+        let pack = Arc::new(Pack::built_in());
+        let mut bad = settings();
+        bad.questions = 0;
+        let refused = TriviaGame::new(bad, pack.clone(), 1).err().unwrap();
+        assert!(refused.contains("questions"), "{refused}");
+        let mut bad = settings();
+        bad.category = Some("No Such Category".into());
+        let refused = TriviaGame::new(bad, pack, 1).err().unwrap();
+        assert!(refused.contains("available"), "{refused}");
+    }
+
+    #[test]
+    fn the_right_choice_moves_between_positions() {
+        // The question event lists choices without marking the right one; if
+        // the shuffle left it in place, its position would give it away.
+        let mut seen = [false; 4];
+        for seed in 0..40 {
+            let mut game = TriviaGame::new(settings(), Arc::new(Pack::built_in()), seed).unwrap();
+            game.player_joined(A, "Ada");
+            game.player_joined(B, "Bo");
+            step(&mut game, Instant::now());
+            seen[usize::from(correct(&game, 0))] = true;
+        }
+        assert_eq!(seen, [true; 4]);
+    }
 }
