@@ -65,7 +65,7 @@ async fn play(mut client: Client, session: SessionId, index: usize) -> Played {
                     .iter()
                     .position(|c| c == right_text)
                     .expect("offered") as u8;
-                let wants_right = (index + usize::from(question)) % 3 != 0;
+                let wants_right = !(index + usize::from(question)).is_multiple_of(3);
                 let choice = if wants_right { right } else { (right + 1) % 4 };
                 client
                     .send(&ClientMsg::Answer { question, choice })
