@@ -78,7 +78,9 @@ pub struct Config {
     pub chat_per_sec: f64,
 
     /// Messages per second one client may send (bursts of twice that).
-    #[arg(long, env = "STADIUM_MSGS_PER_SEC", default_value_t = 60.0)]
+    /// An arena player sends an input 20 times and an acknowledgement up
+    /// to 60 times a second.
+    #[arg(long, env = "STADIUM_MSGS_PER_SEC", default_value_t = 150.0)]
     pub msgs_per_sec: f64,
 
     /// Log as JSON lines instead of human-readable text.

@@ -12,6 +12,7 @@ use stadium_shared::{
     ServerMsg, SessionId,
 };
 
+use crate::games::asteroids::AsteroidsGame;
 use crate::games::trivia::TriviaGame;
 use crate::room::runner::RoomRunner;
 use crate::room::{Game, Room, RoomHandle};
@@ -49,13 +50,14 @@ impl Lobby {
 
     /// Opens a room for `settings`, hosted by `host`.
     pub fn create(&self, settings: GameSettings, host: SessionId) -> Result<RoomInfo, Refusal> {
+        let seed = rand::rng().random();
+        let invalid = |detail| Refusal::with(ErrorCode::InvalidSettings, detail);
         let game: Box<dyn Game> = match settings {
-            GameSettings::Trivia(settings) => {
-                let seed = rand::rng().random();
-                Box::new(
-                    TriviaGame::new(settings, self.trivia_pack.clone(), seed)
-                        .map_err(|detail| Refusal::with(ErrorCode::InvalidSettings, detail))?,
-                )
+            GameSettings::Trivia(settings) => Box::new(
+                TriviaGame::new(settings, self.trivia_pack.clone(), seed).map_err(invalid)?,
+            ),
+            GameSettings::Asteroids(settings) => {
+                Box::new(AsteroidsGame::new(settings, seed).map_err(invalid)?)
             }
         };
         let lobby = self

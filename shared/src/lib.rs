@@ -4,19 +4,23 @@
 //! nothing else: the message enums ([`ClientMsg`], [`ServerMsg`]), their
 //! encoding ([`codec`]: postcard for native clients, JSON for browsers), the
 //! length-prefixed framing used on QUIC streams ([`frame`]), ids and ticks
-//! ([`ids`]), stable error codes ([`error`]), and the trivia rules a client
-//! needs to understand what it is shown ([`trivia`]).
+//! ([`ids`]), stable error codes ([`error`]), the trivia rules a client
+//! needs to understand what it is shown ([`trivia`]), and the arena rules
+//! and snapshots an Asteroids client predicts and reconstructs with
+//! ([`asteroids`], [`snapshot`]).
 //!
 //! The protocol is versioned by [`PROTOCOL_VERSION`]. Postcard is not
 //! self-describing, so the first message of every connection is
 //! [`ClientMsg::Hello`], whose layout never changes: a server can always
 //! read the client's version and refuse it with an error naming both.
 
+pub mod asteroids;
 pub mod codec;
 pub mod error;
 pub mod frame;
 pub mod ids;
 pub mod msg;
+pub mod snapshot;
 pub mod trivia;
 
 pub use codec::DecodeError;

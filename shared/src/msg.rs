@@ -8,8 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::asteroids::{AsteroidsEvent, AsteroidsSettings};
 use crate::error::ErrorCode;
-use crate::ids::{Channel, RoomCode, SessionId};
+use crate::ids::{Channel, RoomCode, SessionId, Tick};
+use crate::snapshot::Snapshot;
 use crate::trivia::{Difficulty, TriviaSettings};
 
 /// What a client sends.
@@ -68,6 +70,12 @@ pub enum ClientMsg {
         /// Echoed back unchanged.
         nonce: u64,
     },
+    /// The newest snapshot the client has reconstructed; the server sends
+    /// later snapshots as deltas against it.
+    Ack {
+        /// The snapshot's tick.
+        tick: Tick,
+    },
 }
 
 /// One sample of a player's controls in a real-time game.
@@ -103,6 +111,8 @@ impl Input {
 pub enum GameKind {
     /// Timed multiple-choice quiz.
     Trivia,
+    /// A wrapping arena of ships, rocks and bullets.
+    Asteroids,
 }
 
 impl GameKind {
@@ -110,6 +120,7 @@ impl GameKind {
     pub fn name(self) -> &'static str {
         match self {
             GameKind::Trivia => "trivia",
+            GameKind::Asteroids => "asteroids",
         }
     }
 }
@@ -120,6 +131,8 @@ impl GameKind {
 pub enum GameSettings {
     /// A trivia room.
     Trivia(TriviaSettings),
+    /// An Asteroids room.
+    Asteroids(AsteroidsSettings),
 }
 
 impl GameSettings {
@@ -127,6 +140,7 @@ impl GameSettings {
     pub fn game(&self) -> GameKind {
         match self {
             GameSettings::Trivia(_) => GameKind::Trivia,
+            GameSettings::Asteroids(_) => GameKind::Asteroids,
         }
     }
 }
@@ -251,6 +265,9 @@ pub enum ServerMsg {
         /// The ping's nonce.
         nonce: u64,
     },
+    /// The arena's state at one tick, for this session. Unreliable: over
+    /// QUIC it travels as a datagram when it fits one.
+    Snapshot(Snapshot),
 }
 
 impl ServerMsg {
@@ -311,6 +328,8 @@ pub enum Event {
     StateChanged(RoomState),
     /// Room: a trivia event.
     Trivia(TriviaEvent),
+    /// Room: an Asteroids event.
+    Asteroids(AsteroidsEvent),
 }
 
 /// The events of a trivia match, in the order they happen.

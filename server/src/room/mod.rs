@@ -79,6 +79,8 @@ pub enum GameCommand {
     },
     /// A real-time input.
     Input(Input),
+    /// The newest snapshot the player reconstructed.
+    Ack(Tick),
 }
 
 /// One thing a game produced.

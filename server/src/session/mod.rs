@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use stadium_shared::asteroids::AsteroidsSettings;
 use stadium_shared::trivia::TriviaSettings;
 use stadium_shared::{
     ClientMsg, DecodeError, ErrorCode, GameKind, GameSettings, PROTOCOL_VERSION, Refusal, Role,
@@ -199,6 +200,7 @@ impl Session {
                 received_at,
             }),
             ClientMsg::Input(input) => self.forward(GameCommand::Input(input)),
+            ClientMsg::Ack { tick } => self.forward(GameCommand::Ack(tick)),
             ClientMsg::Chat { text } => return self.chat(text, received_at),
         }
         Flow::Continue
@@ -275,6 +277,9 @@ impl Session {
                 None => {
                     let settings = match game {
                         GameKind::Trivia => GameSettings::Trivia(TriviaSettings::default()),
+                        GameKind::Asteroids => {
+                            GameSettings::Asteroids(AsteroidsSettings::default())
+                        }
                     };
                     match self.state.lobby.create(settings, self.id) {
                         Ok(info) => match self.state.lobby.find(&info.code) {

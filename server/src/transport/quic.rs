@@ -4,8 +4,9 @@
 //! sends its first frame (the hello) on it. Both directions of that stream
 //! carry reliable, ordered messages as length-prefixed postcard frames (see
 //! [`stadium_shared::frame`]). Datagrams carry unreliable messages, one
-//! postcard message per datagram with no prefix: inputs from the client,
-//! and later snapshots from the server.
+//! postcard message per datagram with no prefix: inputs and snapshot
+//! acknowledgements from the client, snapshots from the server (those too
+//! large for the path's datagram size go on the stream instead).
 //!
 //! Reading happens in two small tasks (stream and datagrams) that feed one
 //! bounded queue, which makes [`Reader::recv`] cancel-safe and lets QUIC
@@ -18,9 +19,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use quinn::{Connection, Incoming as QuinnIncoming, RecvStream, SendStream, VarInt};
-use stadium_shared::MAX_FRAME_LEN;
 use stadium_shared::codec::Format;
 use stadium_shared::frame::{self, HEADER_LEN};
+use stadium_shared::{MAX_FRAME_LEN, ServerMsg};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -163,7 +164,7 @@ async fn read_datagrams(conn: Connection, tx: mpsc::Sender<Incoming>) {
     }
 }
 
-/// Drains the session's queue onto the stream, a batch per write, until
+/// Drains the session's queue, a batch per stream write, until
 /// the session is kicked; then sends the last words, finishes the stream,
 /// waits briefly for the peer to receive it, and closes with the reason.
 async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
@@ -174,10 +175,13 @@ async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
             reason = rx.kick.kicked() => break reason,
             next = rx.rx.recv() => {
                 let Some(first) = next else { return };
-                push_frame(&mut chunks, &first);
-                while chunks.len() < 2 * WRITE_BATCH {
+                dispatch(&conn, &mut chunks, &first);
+                for _ in 1..WRITE_BATCH {
                     let Ok(more) = rx.rx.try_recv() else { break };
-                    push_frame(&mut chunks, &more);
+                    dispatch(&conn, &mut chunks, &more);
+                }
+                if chunks.is_empty() {
+                    continue;
                 }
                 tokio::select! {
                     sent = send.write_all_chunks(&mut chunks) => if sent.is_err() { return },
@@ -198,6 +202,26 @@ async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
     conn.close(VarInt::from(reason.code()), reason.message().as_bytes());
+}
+
+/// Sends a snapshot as a datagram when the path takes one that large, and
+/// queues everything else (and oversized snapshots) as stream frames.
+fn dispatch(conn: &Connection, chunks: &mut Vec<Bytes>, out: &Outgoing) {
+    if matches!(out.msg(), ServerMsg::Snapshot(_)) {
+        let payload = out.encoded(Format::Postcard);
+        if conn
+            .max_datagram_size()
+            .is_some_and(|max| payload.len() <= max)
+        {
+            // Unreliable by design: a datagram the connection cannot take
+            // now is dropped, and the next tick's snapshot supersedes it.
+            if let Err(err) = conn.send_datagram(payload.clone()) {
+                tracing::trace!(%err, "snapshot datagram dropped");
+            }
+            return;
+        }
+    }
+    push_frame(chunks, out);
 }
 
 fn push_frame(chunks: &mut Vec<Bytes>, out: &Outgoing) {

@@ -340,7 +340,7 @@ impl Game for TriviaGame {
                     received_at,
                 });
             }
-            GameCommand::Input(_) => out.to(
+            GameCommand::Input(_) | GameCommand::Ack(_) => out.to(
                 session,
                 ServerMsg::error_with(ErrorCode::WrongGame, "trivia takes answers, not inputs"),
             ),
