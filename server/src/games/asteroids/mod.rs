@@ -18,14 +18,14 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use stadium_shared::asteroids::AsteroidsSettings;
-use stadium_shared::snapshot::{ArenaState, Snapshot};
+use stadium_shared::asteroids::{AsteroidsSettings, Motion, RockSize};
+use stadium_shared::snapshot::{ArenaState, NetId, Snapshot};
 use stadium_shared::{ErrorCode, GameKind, RoomState, ServerMsg, SessionId, Tick};
 
 use crate::room::{Game, GameCommand, Outbox};
 use systems::{
-    ArenaRules, Arrival, Arrivals, Captured, Controls, MatchClock, NextNetId, Phase, Produced,
-    RoomRng, Seats,
+    ArenaRules, Arrival, Arrivals, Bullet, Captured, Controls, Kinematics, MatchClock, Net,
+    NextNetId, Phase, Produced, Rock, RoomRng, Seats,
 };
 
 /// Ticks of quantised state kept as delta baselines: two seconds at the
@@ -107,6 +107,36 @@ impl AsteroidsGame {
     /// Player ticks with no new input.
     pub fn inputs_missing(&self) -> u64 {
         self.world.resource::<Controls>().missing
+    }
+
+    /// Places a rock, for scenarios, tests and benchmarks.
+    pub fn spawn_rock(&mut self, motion: Motion, size: RockSize) -> NetId {
+        let id = self.world.resource_mut::<NextNetId>().take();
+        self.world.spawn((Net(id), Kinematics(motion), Rock(size)));
+        id
+    }
+
+    /// Places a bullet fired by `owner`, for scenarios, tests and benchmarks.
+    pub fn spawn_bullet(&mut self, owner: SessionId, motion: Motion) -> NetId {
+        let id = self.world.resource_mut::<NextNetId>().take();
+        let bullet = Bullet {
+            owner,
+            ttl: stadium_shared::asteroids::BULLET_SECS,
+        };
+        self.world.spawn((Net(id), Kinematics(motion), bullet));
+        id
+    }
+
+    /// Removes every rock and bullet.
+    pub fn clear_arena(&mut self) {
+        let doomed: Vec<Entity> = self
+            .world
+            .query_filtered::<Entity, Or<(With<Rock>, With<Bullet>)>>()
+            .iter(&self.world)
+            .collect();
+        for entity in doomed {
+            self.world.despawn(entity);
+        }
     }
 
     fn baseline(&self, ack: Option<Tick>, now: Tick) -> Option<(Tick, &ArenaState)> {
@@ -249,11 +279,10 @@ impl Game for AsteroidsGame {
 mod tests {
     use glam::Vec2;
     use rand::RngExt;
-    use stadium_shared::asteroids::{self as rules, AsteroidsEvent, Motion, RockSize};
+    use stadium_shared::asteroids::{self as rules, AsteroidsEvent};
     use stadium_shared::snapshot::ShipState;
     use stadium_shared::{Event, Input};
 
-    use super::systems::{Kinematics, Net, Rock};
     use super::*;
     use crate::room::Output;
 
@@ -332,17 +361,6 @@ mod tests {
         step(&mut game, Tick(1));
         assert_eq!(Game::state(&game), RoomState::Running);
         game
-    }
-
-    fn clear_rocks(game: &mut AsteroidsGame) {
-        let rocks: Vec<Entity> = game
-            .world
-            .query_filtered::<Entity, With<Rock>>()
-            .iter(&game.world)
-            .collect();
-        for rock in rocks {
-            game.world.despawn(rock);
-        }
     }
 
     #[test]
@@ -740,7 +758,7 @@ mod tests {
     fn clearing_the_arena_starts_a_bigger_wave() {
         let mut game = running(2, 1);
         assert_eq!(game.arena().rocks().count(), 2);
-        clear_rocks(&mut game);
+        game.clear_arena();
         let started = events(&step(&mut game, Tick(2)));
         assert!(
             started.contains(&AsteroidsEvent::WaveStarted { wave: 2, rocks: 3 }),

@@ -115,7 +115,8 @@ pub struct RoomRng(pub StdRng);
 pub struct NextNetId(pub NetId);
 
 impl NextNetId {
-    fn take(&mut self) -> NetId {
+    /// A fresh id.
+    pub fn take(&mut self) -> NetId {
         self.0 = self.0.wrapping_add(1);
         self.0
     }
