@@ -52,9 +52,9 @@ async fn fly(mut client: Client, me: SessionId, index: usize) -> Flight {
                 flight.highest_sent += 1;
                 let input = Input {
                     seq: flight.highest_sent,
-                    turn: if index % 2 == 0 { 0.6 } else { -0.4 },
-                    thrust: flight.highest_sent % 3 != 0,
-                    fire: flight.highest_sent % 4 == 0,
+                    turn: if index.is_multiple_of(2) { 0.6 } else { -0.4 },
+                    thrust: !flight.highest_sent.is_multiple_of(3),
+                    fire: flight.highest_sent.is_multiple_of(4),
                 };
                 client.sender().send_unreliable(&ClientMsg::Input(input)).await.expect("input");
             }
