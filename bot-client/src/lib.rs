@@ -1,1 +1,20 @@
-//! placeholder
+//! Stadium's client library and load-test bots.
+//!
+//! [`client`] connects to a Stadium server over QUIC or WebSocket and speaks
+//! the protocol of `stadium-shared`: the same [`Client`] either way, split
+//! into a cloneable [`ClientSender`] and a [`ClientReceiver`]. [`run`] drives
+//! many clients as bots playing real games until a deadline and returns a
+//! [`Report`]; the `stadium-bot` binary is a thin command line around it.
+//! [`duration`] parses the durations the command line takes.
+
+pub mod client;
+pub mod duration;
+pub mod report;
+pub mod run;
+
+pub use client::{
+    ByteCounters, Client, ClientError, ClientReceiver, ClientSender, ConnectError, ConnectOptions,
+    Transport,
+};
+pub use report::{Report, RttSummary};
+pub use run::{Progress, RunConfig, RunError, run, run_with_progress};

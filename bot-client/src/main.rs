@@ -1,1 +1,208 @@
-fn main() {}
+//! `stadium-bot`: load-tests a Stadium server with bots playing real games,
+//! shows progress on stderr, prints a summary on stdout and optionally
+//! writes the JSON report. Exits non-zero when no bot could connect.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use stadium_bot::duration::parse_duration;
+use stadium_bot::{ConnectOptions, Progress, RunConfig, run_with_progress};
+use stadium_shared::GameKind;
+use tracing_subscriber::EnvFilter;
+
+/// How often progress is shown while bots play.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stadium-bot",
+    version,
+    about = "Load-test a Stadium server with bots"
+)]
+struct Args {
+    /// Server to connect to: quic://HOST:PORT or ws://HOST:PORT/ws.
+    #[arg(long, default_value = "quic://127.0.0.1:4433")]
+    url: String,
+
+    /// QUIC: SHA-256 (hex) of the server's certificate. Fetched from
+    /// http://HOST:HTTP_PORT/api/cert-hash when absent.
+    #[arg(long, value_name = "HEX")]
+    cert_hash: Option<String>,
+
+    /// QUIC: the server's HTTP port, for fetching the certificate hash.
+    #[arg(long, default_value_t = 8080)]
+    http_port: u16,
+
+    /// WebSocket: speak JSON text (subprotocol stadium.json), not postcard.
+    #[arg(long)]
+    ws_json: bool,
+
+    /// The game the bots play.
+    #[arg(long, value_enum, default_value_t = Game::Trivia)]
+    game: Game,
+
+    /// Number of bots.
+    #[arg(long, default_value_t = 10)]
+    bots: usize,
+
+    /// Players per room: bots fill rooms of this size, and a full room
+    /// starts its match.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    room_size: u16,
+
+    /// Trivia: questions per match.
+    #[arg(long, default_value_t = 5)]
+    questions: u16,
+
+    /// Trivia: seconds per question.
+    #[arg(long, value_name = "S", default_value_t = 5)]
+    question_secs: u16,
+
+    /// Trivia: seconds each answer is shown.
+    #[arg(long, value_name = "S", default_value_t = 2)]
+    reveal_secs: u16,
+
+    /// How long to play, such as 40s, 2m, 500ms or plain seconds.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+
+    /// Trivia: the share of questions a bot answers right, 0 to 1.
+    #[arg(long, default_value_t = 0.7, value_parser = parse_accuracy)]
+    accuracy: f64,
+
+    /// Bots started per second (0: all at once, 64 connecting at a time).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    ramp: u32,
+
+    /// Seed for the bots' choices, for repeatable runs.
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Game {
+    /// Timed multiple-choice quiz.
+    Trivia,
+}
+
+impl Args {
+    fn config(&self) -> RunConfig {
+        RunConfig {
+            url: self.url.clone(),
+            connect: ConnectOptions {
+                cert_sha256: self.cert_hash.clone(),
+                http_port: self.http_port,
+                json: self.ws_json,
+            },
+            game: match self.game {
+                Game::Trivia => GameKind::Trivia,
+            },
+            bots: self.bots,
+            room_size: self.room_size,
+            questions: self.questions,
+            question_secs: self.question_secs,
+            reveal_secs: self.reveal_secs,
+            duration: self.duration,
+            accuracy: self.accuracy,
+            ramp: self.ramp,
+            seed: self.seed,
+        }
+    }
+}
+
+fn parse_accuracy(text: &str) -> Result<f64, String> {
+    let accuracy: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&accuracy) {
+        Ok(accuracy)
+    } else {
+        Err(format!("{accuracy} is not between 0 and 1"))
+    }
+}
+
+fn show_progress(progress: &Progress) {
+    eprintln!(
+        "[{:>6.1} s] connected {} failed {} disconnects {} errors {} games {} answers {}",
+        progress.elapsed.as_secs_f64(),
+        progress.connected,
+        progress.failed,
+        progress.disconnects,
+        progress.errors,
+        progress.games_completed,
+        progress.answers
+    );
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let args = Args::parse();
+    match play(&args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            // The whole chain on one line; a backtrace would only bury it.
+            eprintln!("stadium-bot: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the bots and reports; whether any bot connected.
+async fn play(args: &Args) -> anyhow::Result<bool> {
+    tracing::info!(url = %args.url, bots = args.bots, "starting");
+    let report = run_with_progress(args.config(), PROGRESS_EVERY, show_progress).await?;
+    print!("{report}");
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report).expect("reports serialize to JSON");
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+    }
+    Ok(report.any_connected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_default_to_the_documented_values() {
+        let config = Args::parse_from(["stadium-bot"]).config();
+        assert_eq!(config, RunConfig::default());
+    }
+
+    #[test]
+    fn report_and_websocket_json_flags_are_distinct() {
+        let args = Args::parse_from(["stadium-bot", "--ws-json", "--json", "/tmp/r.json"]);
+        assert!(args.ws_json);
+        assert_eq!(args.json, Some(PathBuf::from("/tmp/r.json")));
+    }
+
+    #[test]
+    fn accuracy_outside_zero_to_one_is_refused() {
+        assert_eq!(parse_accuracy("0.7"), Ok(0.7));
+        assert!(parse_accuracy("1.1").is_err());
+        assert!(parse_accuracy("NaN").is_err());
+        assert!(Args::try_parse_from(["stadium-bot", "--room-size", "0"]).is_err());
+    }
+
+    #[test]
+    fn durations_take_units() {
+        let args = Args::parse_from(["stadium-bot", "--duration", "2m"]);
+        assert_eq!(args.duration, Duration::from_secs(120));
+    }
+}

@@ -1,0 +1,458 @@
+//! One bot: connect, take a seat in its group's room, then play, ping and
+//! count until the run's deadline.
+//!
+//! [`Player`] holds what the bot knows and decides what to send; it does no
+//! I/O. [`Bot::play`] owns the connection and the timers around it.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use stadium_shared::trivia::TriviaSettings;
+use stadium_shared::{
+    Channel, ClientMsg, ErrorCode, Event, GameSettings, Role, RoomCode, RoomState, ServerMsg,
+    SessionId, TriviaEvent,
+};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::trivia::{answer_delay, choose_answer};
+use super::{Group, Shared, bump, new_histogram};
+use crate::client::{Client, ClientError, ClientReceiver, ClientSender, ConnectError};
+
+/// Connecting and saying hello together may take this long.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bots measure round trips this often.
+const PING_EVERY: Duration = Duration::from_secs(1);
+/// Pings awaiting their pong; older ones are given up on.
+const PINGS_IN_FLIGHT: usize = 32;
+/// Countdown for a room that is not full. Full rooms start at once; this
+/// only starts a group some of whose bots never arrived, and it is long so
+/// that a slow ramp still fills rooms before their first match.
+const START_COUNTDOWN_SECS: u16 = 20;
+
+/// A bot before it has connected.
+pub(super) struct Bot {
+    pub index: usize,
+    pub start_at: Instant,
+    pub deadline: Instant,
+    pub group: Arc<Group>,
+    pub shared: Arc<Shared>,
+    pub permits: Arc<Semaphore>,
+}
+
+/// How a bot's session ended.
+enum End {
+    /// The run is over; the bot hung up.
+    Deadline,
+    /// The connection ended first.
+    Closed,
+}
+
+/// Why a bot never got in.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("connecting")]
+    Connect(#[from] ConnectError),
+    #[error("saying hello")]
+    Hello(#[from] ClientError),
+    #[error("timed out connecting")]
+    Timeout,
+}
+
+impl Bot {
+    /// Plays until the deadline and returns the round trips measured.
+    pub(super) async fn play(self) -> Histogram<u64> {
+        tokio::time::sleep_until(self.start_at).await;
+        let (client, session) = match self.connect().await {
+            Ok(connected) => connected,
+            Err(failure) => {
+                self.failed(&failure);
+                return new_histogram();
+            }
+        };
+        bump(&self.shared.counts.connected);
+
+        let counters = client.counters().clone();
+        let (sender, receiver) = client.split();
+        let mut player = Player::new(&self, session);
+        let end = self.session(&sender, receiver, &mut player).await;
+        match end {
+            End::Deadline => sender.close().await,
+            End::Closed => {
+                tracing::debug!(bot = self.index, "connection ended early");
+                bump(&self.shared.counts.disconnects);
+            }
+        }
+
+        let counts = &self.shared.counts;
+        counts
+            .bytes_in
+            .fetch_add(counters.received(), Ordering::Relaxed);
+        counts
+            .bytes_out
+            .fetch_add(counters.sent(), Ordering::Relaxed);
+        player.rtt
+    }
+
+    async fn connect(&self) -> Result<(Client, SessionId), Failure> {
+        if Instant::now() >= self.deadline {
+            return Err(Failure::Timeout);
+        }
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the connect semaphore is never closed");
+        let config = &self.shared.config;
+        let attempt = async {
+            let mut client = Client::connect(&config.url, &config.connect).await?;
+            let session = client.hello(&format!("bot-{}", self.index)).await?;
+            Ok::<_, Failure>((client, session))
+        };
+        let limit = (Instant::now() + CONNECT_TIMEOUT).min(self.deadline);
+        tokio::time::timeout_at(limit, attempt)
+            .await
+            .unwrap_or(Err(Failure::Timeout))
+    }
+
+    fn failed(&self, failure: &Failure) {
+        let counts = &self.shared.counts;
+        // One line says why; a thousand identical ones would bury it.
+        if counts.failed.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!(
+                bot = self.index,
+                failure = chain(failure),
+                "bot could not connect"
+            );
+        } else {
+            tracing::debug!(
+                bot = self.index,
+                failure = chain(failure),
+                "bot could not connect"
+            );
+        }
+        if let Failure::Hello(ClientError::Refused { code, .. }) = failure {
+            self.shared.record_error(error_kind(*code));
+        }
+    }
+
+    /// Runs the welcomed connection until the deadline or its end.
+    async fn session(
+        &self,
+        sender: &ClientSender,
+        mut receiver: ClientReceiver,
+        player: &mut Player,
+    ) -> End {
+        let mut outbox = Vec::new();
+        let mut code = self.group.code.subscribe();
+        let mut waiting_for_code = !player.is_creator;
+        if player.is_creator {
+            outbox.push(ClientMsg::CreateRoom {
+                settings: self.room_settings(),
+            });
+        }
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let deadline = tokio::time::sleep_until(self.deadline);
+        tokio::pin!(deadline);
+
+        loop {
+            for msg in outbox.drain(..) {
+                match sender.send(&msg).await {
+                    Ok(()) => {}
+                    Err(ClientError::Closed) => return End::Closed,
+                    Err(err) => player.client_error(&err),
+                }
+            }
+            let answer_at = player.pending.as_ref().map(|answer| answer.at);
+            tokio::select! {
+                _ = &mut deadline => return End::Deadline,
+                incoming = receiver.recv() => match incoming {
+                    Ok(msg) => player.on_message(msg, &mut outbox),
+                    Err(ClientError::Closed) => return End::Closed,
+                    Err(err) => player.client_error(&err),
+                },
+                _ = ping.tick() => outbox.push(player.ping(Instant::now())),
+                _ = tokio::time::sleep_until(answer_at.unwrap_or(self.deadline)),
+                    if answer_at.is_some() => outbox.extend(player.answer_due()),
+                room = async { code.wait_for(Option::is_some).await.ok().and_then(|c| c.clone()) },
+                    if waiting_for_code => {
+                    waiting_for_code = false;
+                    if let Some(room) = room {
+                        outbox.push(ClientMsg::JoinRoom { code: room.to_string(), spectate: false });
+                    }
+                }
+            }
+        }
+    }
+
+    fn room_settings(&self) -> GameSettings {
+        let config = &self.shared.config;
+        GameSettings::Trivia(TriviaSettings {
+            questions: config.questions,
+            question_secs: config.question_secs,
+            reveal_secs: config.reveal_secs,
+            max_players: config.room_size,
+            start_countdown_secs: START_COUNTDOWN_SECS,
+            category: None,
+        })
+    }
+}
+
+/// An error and its sources, as one line.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(err) = source {
+        line.push_str(": ");
+        line.push_str(&err.to_string());
+        source = err.source();
+    }
+    line
+}
+
+/// The key an error is counted under in the report.
+fn error_kind(code: ErrorCode) -> String {
+    format!("{} {}", code.code(), code.message())
+}
+
+/// An answer the bot has decided on and will send at `at`.
+struct PendingAnswer {
+    at: Instant,
+    question: u16,
+    choice: u8,
+}
+
+/// What a welcomed bot knows and decides.
+struct Player {
+    index: usize,
+    session: SessionId,
+    shared: Arc<Shared>,
+    group: Arc<Group>,
+    /// This bot creates and hosts its group's room.
+    is_creator: bool,
+    rng: StdRng,
+    room: Option<RoomCode>,
+    room_state: RoomState,
+    /// Seated players of the room, this bot included.
+    players: HashSet<SessionId>,
+    /// A start was asked for since the room last entered its lobby.
+    start_requested: bool,
+    pending: Option<PendingAnswer>,
+    /// Pings sent and not yet answered, oldest first.
+    pings: VecDeque<(u64, Instant)>,
+    next_nonce: u64,
+    rtt: Histogram<u64>,
+}
+
+impl Player {
+    fn new(bot: &Bot, session: SessionId) -> Self {
+        let rng = match bot.shared.config.seed {
+            Some(seed) => StdRng::seed_from_u64(seed.wrapping_add(bot.index as u64)),
+            None => StdRng::from_rng(&mut rand::rng()),
+        };
+        Self {
+            index: bot.index,
+            session,
+            shared: bot.shared.clone(),
+            group: bot.group.clone(),
+            is_creator: bot.group.claim_creator(),
+            rng,
+            room: None,
+            room_state: RoomState::Lobby,
+            players: HashSet::new(),
+            start_requested: false,
+            pending: None,
+            pings: VecDeque::new(),
+            next_nonce: 0,
+            rtt: new_histogram(),
+        }
+    }
+
+    fn on_message(&mut self, msg: ServerMsg, outbox: &mut Vec<ClientMsg>) {
+        match msg {
+            ServerMsg::Pong { nonce } => self.pong(nonce, Instant::now()),
+            ServerMsg::RoomCreated { room } if self.is_creator && self.room.is_none() => {
+                outbox.push(ClientMsg::JoinRoom {
+                    code: room.code.to_string(),
+                    spectate: false,
+                });
+                self.group.code.send_replace(Some(room.code));
+            }
+            ServerMsg::Joined { room, members, .. } => {
+                self.room = Some(room.code);
+                self.room_state = room.state;
+                self.players = members
+                    .iter()
+                    .filter(|member| member.role == Role::Player)
+                    .map(|member| member.session)
+                    .collect();
+                self.maybe_start(outbox);
+            }
+            ServerMsg::Left { code, reason } => {
+                tracing::debug!(bot = self.index, %code, ?reason, "left the room");
+                self.room = None;
+                self.pending = None;
+            }
+            ServerMsg::Event { channel, event } => self.on_event(channel, event, outbox),
+            ServerMsg::AnswerAccepted { .. } => bump(&self.shared.counts.answers_accepted),
+            ServerMsg::Error { code, message } => {
+                if self.is_creator && self.room.is_none() {
+                    // The whole group waits on this room; say why it is not coming.
+                    tracing::warn!(bot = self.index, %code, message, "could not open a room");
+                } else {
+                    tracing::debug!(bot = self.index, %code, message, "server error");
+                }
+                self.shared.record_error(error_kind(code));
+            }
+            ServerMsg::Welcome { .. }
+            | ServerMsg::RoomList { .. }
+            | ServerMsg::RoomCreated { .. }
+            | ServerMsg::Snapshot(_) => {}
+        }
+    }
+
+    fn on_event(&mut self, channel: Channel, event: Event, outbox: &mut Vec<ClientMsg>) {
+        match (channel, event) {
+            (Channel::Presence(_), Event::MemberJoined(member)) if member.role == Role::Player => {
+                self.players.insert(member.session);
+                self.maybe_start(outbox);
+            }
+            (Channel::Presence(_), Event::MemberLeft { session, .. }) => {
+                self.players.remove(&session);
+            }
+            (Channel::Room(_), Event::StateChanged(state)) => {
+                self.room_state = state;
+                if state == RoomState::Lobby {
+                    self.start_requested = false;
+                    self.maybe_start(outbox);
+                }
+            }
+            (Channel::Room(room), Event::Trivia(event)) => {
+                self.on_trivia(room, event, Instant::now());
+            }
+            _ => {}
+        }
+    }
+
+    fn on_trivia(&mut self, room: RoomCode, event: TriviaEvent, now: Instant) {
+        match event {
+            TriviaEvent::Question {
+                index,
+                text,
+                choices,
+                time_ms,
+                ..
+            } => {
+                let config = &self.shared.config;
+                let choice = choose_answer(
+                    &self.shared.pack,
+                    &text,
+                    &choices,
+                    config.accuracy,
+                    &mut self.rng,
+                );
+                let at = now + answer_delay(time_ms, &mut self.rng);
+                self.pending = Some(PendingAnswer {
+                    at,
+                    question: index,
+                    choice,
+                });
+            }
+            TriviaEvent::Reveal { index, results, .. } => {
+                if self
+                    .pending
+                    .as_ref()
+                    .is_some_and(|answer| answer.question == index)
+                {
+                    self.pending = None;
+                }
+                let mine = results.iter().find(|result| result.session == self.session);
+                if mine.is_some_and(|result| result.correct) {
+                    bump(&self.shared.counts.answers_correct);
+                }
+            }
+            TriviaEvent::MatchOver { number, .. } => self.shared.match_over(room, number),
+            TriviaEvent::Countdown { .. }
+            | TriviaEvent::CountdownCancelled
+            | TriviaEvent::MatchStarted { .. } => {}
+        }
+    }
+
+    /// A room that is not full never starts by itself: its host starts it
+    /// once the whole group is seated, and again after every match.
+    fn maybe_start(&mut self, outbox: &mut Vec<ClientMsg>) {
+        let partial = self.group.size < usize::from(self.shared.config.room_size);
+        let everyone_in = self.players.len() >= self.group.size;
+        if self.is_creator
+            && partial
+            && everyone_in
+            && self.room.is_some()
+            && self.room_state == RoomState::Lobby
+            && !self.start_requested
+        {
+            self.start_requested = true;
+            outbox.push(ClientMsg::StartMatch);
+        }
+    }
+
+    fn answer_due(&mut self) -> Option<ClientMsg> {
+        let answer = self.pending.take()?;
+        bump(&self.shared.counts.answers);
+        Some(ClientMsg::Answer {
+            question: answer.question,
+            choice: answer.choice,
+        })
+    }
+
+    fn ping(&mut self, now: Instant) -> ClientMsg {
+        let nonce = self.next_nonce;
+        self.next_nonce += 1;
+        if self.pings.len() == PINGS_IN_FLIGHT {
+            self.pings.pop_front();
+        }
+        self.pings.push_back((nonce, now));
+        ClientMsg::Ping { nonce }
+    }
+
+    /// Pongs come back in order on the reliable channel, so any older ping
+    /// still waiting will never be answered.
+    fn pong(&mut self, nonce: u64, now: Instant) {
+        while let Some(&(sent_nonce, sent_at)) = self.pings.front() {
+            if sent_nonce > nonce {
+                break;
+            }
+            self.pings.pop_front();
+            if sent_nonce == nonce {
+                let micros = now.duration_since(sent_at).as_micros();
+                self.rtt
+                    .saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
+            }
+        }
+    }
+
+    fn client_error(&mut self, err: &ClientError) {
+        tracing::debug!(bot = self.index, err = chain(err), "client error");
+        self.shared
+            .record_error(format!("client: {}", client_error_kind(err)));
+    }
+}
+
+/// A fixed label per kind of client error: their texts carry details that
+/// differ from bot to bot and would split the counts.
+fn client_error_kind(err: &ClientError) -> &'static str {
+    match err {
+        ClientError::Closed => "connection closed",
+        ClientError::Refused { .. } => "hello refused",
+        ClientError::UnexpectedReply(_) => "unexpected reply",
+        ClientError::Decode(_) => "undecodable message",
+        ClientError::TooLarge(_) => "oversized frame",
+        ClientError::Unsupported(_) => "unsupported operation",
+        ClientError::WebSocket(_) => "WebSocket failure",
+    }
+}

@@ -1,0 +1,480 @@
+//! A load-test run: many bots connecting, filling rooms and playing until a
+//! deadline, and the [`Report`] of what they saw.
+//!
+//! Bots are dealt into groups of `room_size`. The first bot of a group to be
+//! welcomed creates the group's room and shares its code; the others join
+//! by code. A full room starts its match by itself; a last, smaller group's
+//! host starts it once everyone in the group is in. Counts are shared
+//! atomics so that progress can be read while the run goes on.
+
+mod bot;
+mod trivia;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use stadium_shared::trivia::pack::Pack;
+use stadium_shared::{GameKind, RoomCode};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use crate::client::{CertHash, ConnectError, ConnectOptions, QuicUrl, Transport, fetch_cert_hash};
+use crate::report::{Report, RttSummary};
+
+/// Connection attempts in flight at once, so that a thousand bots started
+/// together do not arrive as one burst of handshakes.
+const CONNECT_CONCURRENCY: usize = 64;
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    /// `quic://HOST:PORT` or `ws://HOST:PORT/ws`.
+    pub url: String,
+    /// Certificate pin, HTTP port and WebSocket format.
+    pub connect: ConnectOptions,
+    /// The game the bots play.
+    pub game: GameKind,
+    /// How many bots.
+    pub bots: usize,
+    /// Players per room; bots are dealt into rooms of this size.
+    pub room_size: u16,
+    /// Questions per trivia match.
+    pub questions: u16,
+    /// Seconds per trivia question.
+    pub question_secs: u16,
+    /// Seconds each trivia answer is shown.
+    pub reveal_secs: u16,
+    /// How long the bots play, from the start of the run.
+    pub duration: Duration,
+    /// The share of trivia questions a bot answers right, 0 to 1.
+    pub accuracy: f64,
+    /// Bots started per second; 0 starts them all at once (connecting at
+    /// most 64 at a time).
+    pub ramp: u32,
+    /// Seed for the bots' choices; random when absent.
+    pub seed: Option<u64>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            url: "quic://127.0.0.1:4433".to_owned(),
+            connect: ConnectOptions::default(),
+            game: GameKind::Trivia,
+            bots: 10,
+            room_size: 10,
+            questions: 5,
+            question_secs: 5,
+            reveal_secs: 2,
+            duration: Duration::from_secs(30),
+            accuracy: 0.7,
+            ramp: 0,
+            seed: None,
+        }
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The URL or certificate hash is unusable, or the hash could not be
+    /// fetched.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// A setting is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(&'static str),
+}
+
+/// The counts of a run so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// Bots welcomed.
+    pub connected: u64,
+    /// Bots that could not connect.
+    pub failed: u64,
+    /// Connections that ended early.
+    pub disconnects: u64,
+    /// Errors seen.
+    pub errors: u64,
+    /// Matches completed.
+    pub games_completed: u64,
+    /// Answers sent.
+    pub answers: u64,
+}
+
+/// Where a bot plays: its group (one room) and how many bots share it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seat {
+    /// The group's number, from 0.
+    pub group: usize,
+    /// Bots in the group: `room_size`, or fewer for the last group.
+    pub group_size: usize,
+}
+
+/// Deals bot `index` of `bots` into groups of `room_size` (at least 1).
+pub fn seat_of(index: usize, bots: usize, room_size: usize) -> Seat {
+    let room_size = room_size.max(1);
+    let group = index / room_size;
+    let group_size = room_size.min(bots.saturating_sub(group * room_size));
+    Seat { group, group_size }
+}
+
+/// Runs the bots until the configured duration has passed.
+pub async fn run(config: RunConfig) -> Result<Report, RunError> {
+    run_inner(config, None, |_| {}).await
+}
+
+/// Like [`run`], calling `on_progress` every `every` (at least 100 ms) with
+/// the counts so far.
+pub async fn run_with_progress(
+    config: RunConfig,
+    every: Duration,
+    on_progress: impl FnMut(&Progress),
+) -> Result<Report, RunError> {
+    run_inner(
+        config,
+        Some(every.max(Duration::from_millis(100))),
+        on_progress,
+    )
+    .await
+}
+
+async fn run_inner(
+    mut config: RunConfig,
+    every: Option<Duration>,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<Report, RunError> {
+    validate(&config)?;
+    let transport = Transport::of_url(&config.url)?;
+    if transport == Transport::Quic {
+        config.connect.cert_sha256 = Some(pin_for(&config).await?.to_hex());
+    }
+
+    let config = Arc::new(config);
+    let shared = Arc::new(Shared::new(config.clone()));
+    let groups: Vec<Arc<Group>> = (0..config.bots.div_ceil(usize::from(config.room_size)))
+        .map(|group| {
+            let first = group * usize::from(config.room_size);
+            Arc::new(Group::new(
+                seat_of(first, config.bots, config.room_size.into()).group_size,
+            ))
+        })
+        .collect();
+    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let start = Instant::now();
+    let deadline = start + config.duration;
+
+    let mut bots = JoinSet::new();
+    for index in 0..config.bots {
+        let seat = seat_of(index, config.bots, config.room_size.into());
+        let bot = bot::Bot {
+            index,
+            start_at: start + ramp_offset(index, config.ramp),
+            deadline,
+            group: groups[seat.group].clone(),
+            shared: shared.clone(),
+            permits: permits.clone(),
+        };
+        bots.spawn(bot.play());
+    }
+
+    let mut rtt = new_histogram();
+    let mut progress = every.map(|every| {
+        let mut interval = tokio::time::interval_at(start + every, every);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        interval
+    });
+    loop {
+        tokio::select! {
+            done = bots.join_next() => match done {
+                Some(Ok(bot_rtt)) => {
+                    rtt.add(bot_rtt).expect("bot histograms share the run's bounds");
+                }
+                Some(Err(err)) => {
+                    tracing::error!(%err, "a bot task failed");
+                    shared.record_error("client: bot task failed".to_owned());
+                }
+                None => break,
+            },
+            _ = tick(&mut progress) => on_progress(&shared.progress(start.elapsed())),
+        }
+    }
+    Ok(shared.report(transport, start.elapsed(), &rtt))
+}
+
+/// The next tick of an interval, or never when there is none.
+async fn tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(interval) => _ = interval.tick().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn validate(config: &RunConfig) -> Result<(), RunError> {
+    if config.room_size == 0 {
+        return Err(RunError::Config("room size must be at least 1"));
+    }
+    if !(0.0..=1.0).contains(&config.accuracy) {
+        return Err(RunError::Config("accuracy must be between 0 and 1"));
+    }
+    if config.questions == 0 || config.question_secs == 0 || config.reveal_secs == 0 {
+        return Err(RunError::Config(
+            "questions, question and reveal seconds must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// The certificate pin: given, or fetched once for all bots.
+async fn pin_for(config: &RunConfig) -> Result<CertHash, ConnectError> {
+    if let Some(hex) = &config.connect.cert_sha256 {
+        return Ok(CertHash::parse(hex)?);
+    }
+    let target = QuicUrl::parse(&config.url)?;
+    Ok(fetch_cert_hash(&target.host, config.connect.http_port).await?)
+}
+
+/// When bot `index` starts, relative to the run's start.
+fn ramp_offset(index: usize, per_second: u32) -> Duration {
+    if per_second == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(index as f64 / f64::from(per_second))
+}
+
+/// Round trips in microseconds, up to a minute.
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant bounds are valid")
+}
+
+/// The bots of one room.
+struct Group {
+    /// Bots dealt into it.
+    size: usize,
+    /// Set by the bot that creates the room.
+    creator_claimed: AtomicBool,
+    /// The room's code, once created.
+    code: watch::Sender<Option<RoomCode>>,
+}
+
+impl Group {
+    fn new(size: usize) -> Self {
+        Self {
+            size,
+            creator_claimed: AtomicBool::new(false),
+            code: watch::Sender::new(None),
+        }
+    }
+
+    /// Whether the caller is the first to ask, and so creates the room.
+    fn claim_creator(&self) -> bool {
+        !self.creator_claimed.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// What all bots of a run share.
+struct Shared {
+    config: Arc<RunConfig>,
+    pack: Pack,
+    counts: Counts,
+    /// (room, match number) of every match seen to end, so that a match
+    /// counts once however many bots saw it.
+    matches: Mutex<HashSet<(RoomCode, u32)>>,
+    error_kinds: Mutex<BTreeMap<String, u64>>,
+}
+
+#[derive(Default)]
+struct Counts {
+    connected: AtomicU64,
+    failed: AtomicU64,
+    disconnects: AtomicU64,
+    errors: AtomicU64,
+    answers: AtomicU64,
+    answers_accepted: AtomicU64,
+    answers_correct: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+impl Shared {
+    fn new(config: Arc<RunConfig>) -> Self {
+        Self {
+            config,
+            pack: Pack::built_in(),
+            counts: Counts::default(),
+            matches: Mutex::new(HashSet::new()),
+            error_kinds: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn record_error(&self, kind: String) {
+        bump(&self.counts.errors);
+        *self
+            .error_kinds
+            .lock()
+            .expect("no panics while counting")
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    fn match_over(&self, room: RoomCode, number: u32) {
+        self.matches
+            .lock()
+            .expect("no panics while counting")
+            .insert((room, number));
+    }
+
+    fn games_completed(&self) -> u64 {
+        self.matches.lock().expect("no panics while counting").len() as u64
+    }
+
+    fn progress(&self, elapsed: Duration) -> Progress {
+        let c = &self.counts;
+        Progress {
+            elapsed,
+            connected: read(&c.connected),
+            failed: read(&c.failed),
+            disconnects: read(&c.disconnects),
+            errors: read(&c.errors),
+            games_completed: self.games_completed(),
+            answers: read(&c.answers),
+        }
+    }
+
+    fn report(&self, transport: Transport, elapsed: Duration, rtt: &Histogram<u64>) -> Report {
+        let c = &self.counts;
+        let connected = read(&c.connected);
+        let duration_s = elapsed.as_secs_f64();
+        let per_bot_per_s = |bytes: u64| {
+            if connected == 0 || duration_s == 0.0 {
+                0.0
+            } else {
+                bytes as f64 / connected as f64 / duration_s
+            }
+        };
+        let (bytes_in, bytes_out) = (read(&c.bytes_in), read(&c.bytes_out));
+        Report {
+            transport,
+            json: transport == Transport::WebSocket && self.config.connect.json,
+            game: self.config.game,
+            bots: self.config.bots as u64,
+            connected,
+            failed: read(&c.failed),
+            disconnects: read(&c.disconnects),
+            errors: read(&c.errors),
+            error_kinds: self
+                .error_kinds
+                .lock()
+                .expect("no panics while counting")
+                .clone(),
+            games_completed: self.games_completed(),
+            answers: read(&c.answers),
+            answers_accepted: read(&c.answers_accepted),
+            answers_correct: read(&c.answers_correct),
+            rtt_ms: RttSummary::from_micros(rtt),
+            bytes_in,
+            bytes_out,
+            bytes_in_per_bot_per_s: per_bot_per_s(bytes_in),
+            bytes_out_per_bot_per_s: per_bot_per_s(bytes_out),
+            duration_s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bots_fill_rooms_in_order_and_the_last_room_takes_the_rest() {
+        let seats: Vec<Seat> = (0..25).map(|i| seat_of(i, 25, 10)).collect();
+        assert!(seats[..10].iter().all(|s| *s
+            == Seat {
+                group: 0,
+                group_size: 10
+            }));
+        assert!(seats[10..20].iter().all(|s| *s
+            == Seat {
+                group: 1,
+                group_size: 10
+            }));
+        assert!(seats[20..].iter().all(|s| *s
+            == Seat {
+                group: 2,
+                group_size: 5
+            }));
+    }
+
+    #[test]
+    fn exact_multiples_leave_no_partial_room() {
+        assert_eq!(
+            seat_of(39, 40, 10),
+            Seat {
+                group: 3,
+                group_size: 10
+            }
+        );
+        assert_eq!(
+            seat_of(0, 1, 10),
+            Seat {
+                group: 0,
+                group_size: 1
+            }
+        );
+        assert_eq!(
+            seat_of(3, 4, 1),
+            Seat {
+                group: 3,
+                group_size: 1
+            }
+        );
+    }
+
+    #[test]
+    fn only_the_first_claimant_creates_the_room() {
+        let group = Group::new(3);
+        assert!(group.claim_creator());
+        assert!(!group.claim_creator());
+        assert!(!group.claim_creator());
+    }
+
+    #[test]
+    fn ramp_spreads_starts_evenly() {
+        assert_eq!(ramp_offset(7, 0), Duration::ZERO);
+        assert_eq!(ramp_offset(0, 10), Duration::ZERO);
+        assert_eq!(ramp_offset(25, 10), Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused() {
+        let refused = |config: RunConfig| matches!(validate(&config), Err(RunError::Config(_)));
+        assert!(refused(RunConfig {
+            room_size: 0,
+            ..RunConfig::default()
+        }));
+        assert!(refused(RunConfig {
+            accuracy: 1.5,
+            ..RunConfig::default()
+        }));
+        assert!(refused(RunConfig {
+            accuracy: f64::NAN,
+            ..RunConfig::default()
+        }));
+        assert!(!refused(RunConfig::default()));
+    }
+}
