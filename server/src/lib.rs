@@ -85,6 +85,12 @@ impl Server {
             let stop = async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
+            // Game messages are small and latency-bound: no Nagle delay.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(err) = tcp.set_nodelay(true) {
+                    tracing::debug!(%err, "TCP_NODELAY not set");
+                }
+            });
             let serve = axum::serve(listener, app).with_graceful_shutdown(stop);
             if let Err(err) = serve.await {
                 tracing::error!(%err, "HTTP listener failed");

@@ -35,6 +35,17 @@ pub const MAX_STRIKES: u32 = 50;
 /// How long a session waits for a room to answer a join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Rooms a quick join tries before giving up.
+const QUICK_JOIN_TRIES: u8 = 2;
+
+/// A join sent to a room whose answer has not come back yet.
+struct PendingJoin {
+    answer: tokio::sync::oneshot::Receiver<Result<(), ErrorCode>>,
+    /// For a quick join: its game and the tries left, counting this one.
+    quick: Option<(GameKind, u8)>,
+    deadline: tokio::time::Instant,
+}
+
 /// State shared by every connection.
 pub struct ServerState {
     /// The configuration the server started with.
@@ -97,6 +108,7 @@ pub struct Session {
     state: Arc<ServerState>,
     outbound: Outbound,
     room: Option<RoomHandle>,
+    joining: Option<PendingJoin>,
     messages: TokenBucket,
     chat: TokenBucket,
     strikes: u32,
@@ -139,6 +151,7 @@ impl Session {
             state: state.clone(),
             outbound: outbound.clone(),
             room: None,
+            joining: None,
             messages: TokenBucket::new(config.msgs_per_sec, config.msgs_per_sec * 2.0),
             chat: TokenBucket::new(config.chat_per_sec, 5.0),
             strikes: 0,
@@ -159,7 +172,7 @@ impl Session {
     }
 
     /// Handles one message received at `received_at`.
-    pub async fn handle(&mut self, msg: ClientMsg, received_at: Instant) -> Flow {
+    pub fn handle(&mut self, msg: ClientMsg, received_at: Instant) -> Flow {
         if !self.messages.take(received_at) {
             return self.refuse(ErrorCode::RateLimited, "too many messages per second");
         }
@@ -187,11 +200,11 @@ impl Session {
                     self.reply(ServerMsg::error_with(ErrorCode::RoomNotFound, detail));
                     return Flow::Continue;
                 };
-                if let Err(code) = self.join(handle, role).await {
+                if let Err(code) = self.join(handle, role, None) {
                     self.reply(ServerMsg::error(code));
                 }
             }
-            ClientMsg::QuickJoin { game } => self.quick_join(game).await,
+            ClientMsg::QuickJoin { game } => self.quick_join(game, QUICK_JOIN_TRIES),
             ClientMsg::LeaveRoom => self.leave(),
             ClientMsg::StartMatch => self.forward(GameCommand::Start),
             ClientMsg::Answer { question, choice } => self.forward(GameCommand::Answer {
@@ -243,7 +256,15 @@ impl Session {
         self.room.as_ref()
     }
 
-    async fn join(&mut self, handle: RoomHandle, role: Role) -> Result<(), ErrorCode> {
+    /// Asks a room for a seat. The room answers on its next tick; until
+    /// then the session goes on handling messages (a ping is answered at
+    /// once) and [`Session::join_settled`] resolves with the answer.
+    fn join(
+        &mut self,
+        handle: RoomHandle,
+        role: Role,
+        quick: Option<(GameKind, u8)>,
+    ) -> Result<(), ErrorCode> {
         if self.current_room().is_some() {
             return Err(ErrorCode::AlreadyInRoom);
         }
@@ -255,51 +276,74 @@ impl Session {
             outbound: self.outbound.clone(),
             reply,
         })?;
-        // Recorded before waiting: if the connection ends meanwhile, the
-        // drop sends a Leave that the room reads after this Join.
+        // Recorded before the answer: what the session sends the room next
+        // (answers, inputs, a leave, the drop's leave) is queued after the
+        // join, so the room sees them in order.
         self.room = Some(handle);
-        let result = match tokio::time::timeout(JOIN_TIMEOUT, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) | Err(_) => Err(ErrorCode::RoomNotFound),
-        };
-        match result {
-            Ok(()) => self.state.lobby.unsubscribe(self.id),
-            Err(_) => self.room = None,
-        }
-        result
+        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+        self.joining = Some(PendingJoin {
+            answer,
+            quick,
+            deadline,
+        });
+        Ok(())
     }
 
-    async fn quick_join(&mut self, game: GameKind) {
-        // Two tries: a room found open may fill before the join lands.
-        for _ in 0..2 {
-            let handle = match self.state.lobby.open_room(game) {
-                Some(handle) => handle,
-                None => {
-                    let settings = match game {
-                        GameKind::Trivia => GameSettings::Trivia(TriviaSettings::default()),
-                        GameKind::Asteroids => {
-                            GameSettings::Asteroids(AsteroidsSettings::default())
-                        }
-                    };
-                    match self.state.lobby.create(settings, self.id) {
-                        Ok(info) => match self.state.lobby.find(&info.code) {
-                            Some(handle) => handle,
-                            None => continue,
-                        },
-                        Err(refusal) => return self.reply(refusal.into()),
-                    }
-                }
-            };
-            match self.join(handle, Role::Player).await {
-                Ok(()) => return,
-                Err(ErrorCode::RoomFull | ErrorCode::RoomNotFound) => continue,
-                Err(code) => return self.reply(ServerMsg::error(code)),
-            }
+    /// Resolves when the room answers the pending join (never, when there
+    /// is none). Cancel-safe; hand the result to [`Session::finish_join`].
+    pub async fn join_settled(&mut self) -> Result<(), ErrorCode> {
+        let Some(pending) = self.joining.as_mut() else {
+            return std::future::pending().await;
+        };
+        match tokio::time::timeout_at(pending.deadline, &mut pending.answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) | Err(_) => Err(ErrorCode::RoomNotFound),
         }
-        self.reply(ServerMsg::error(ErrorCode::RoomFull));
+    }
+
+    /// Applies a room's answer to the pending join.
+    pub fn finish_join(&mut self, result: Result<(), ErrorCode>) {
+        let Some(pending) = self.joining.take() else {
+            return;
+        };
+        let Err(code) = result else {
+            return self.state.lobby.unsubscribe(self.id);
+        };
+        self.room = None;
+        let missed = matches!(code, ErrorCode::RoomFull | ErrorCode::RoomNotFound);
+        match pending.quick {
+            // A room found open may fill or close before the join lands.
+            Some((game, tries)) if missed && tries > 1 => self.quick_join(game, tries - 1),
+            Some(_) if missed => self.reply(ServerMsg::error(ErrorCode::RoomFull)),
+            _ => self.reply(ServerMsg::error(code)),
+        }
+    }
+
+    fn quick_join(&mut self, game: GameKind, tries: u8) {
+        let handle = match self.state.lobby.open_room(game) {
+            Some(handle) => handle,
+            None => {
+                let settings = match game {
+                    GameKind::Trivia => GameSettings::Trivia(TriviaSettings::default()),
+                    GameKind::Asteroids => GameSettings::Asteroids(AsteroidsSettings::default()),
+                };
+                let created = self.state.lobby.create(settings, self.id);
+                match created.map(|info| self.state.lobby.find(&info.code)) {
+                    Ok(Some(handle)) => handle,
+                    Ok(None) => return self.reply(ServerMsg::error(ErrorCode::RoomNotFound)),
+                    Err(refusal) => return self.reply(refusal.into()),
+                }
+            }
+        };
+        if let Err(code) = self.join(handle, Role::Player, Some((game, tries))) {
+            self.reply(ServerMsg::error(code));
+        }
     }
 
     fn leave(&mut self) {
+        // A join still waiting for its answer is left too: the room reads
+        // the leave after the join.
+        self.joining = None;
         if let Some(room) = self.room.take() {
             let _ = room.send(RoomCommand::Leave { session: self.id });
             self.state.lobby.subscribe(self.id, self.outbound.clone());

@@ -68,11 +68,15 @@ pub async fn serve<R: Reader>(
     loop {
         let incoming = tokio::select! {
             incoming = reader.recv() => incoming,
+            settled = session.join_settled() => {
+                session.finish_join(settled);
+                continue;
+            }
             _ = &mut writer => break,
         };
         let flow = match incoming {
             Incoming::Message(bytes, format) => match codec::decode_client(&bytes, format) {
-                Ok(msg) => session.handle(msg, Instant::now()).await,
+                Ok(msg) => session.handle(msg, Instant::now()),
                 Err(err) => {
                     tracing::debug!(session = %session.id(), %err, "undecodable message");
                     session.decode_failed(&err)
