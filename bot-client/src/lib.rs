@@ -2,7 +2,7 @@
 //!
 //! [`client`] connects to a Stadium server over QUIC or WebSocket and speaks
 //! the protocol of `stadium-shared`: the same [`Client`] either way, split
-//! into a cloneable [`ClientSender`] and a [`ClientReceiver`]. [`run`] drives
+//! into a cloneable [`ClientSender`] and a [`ClientReceiver`]. [`run`](mod@run) drives
 //! many clients as bots playing real games until a deadline and returns a
 //! [`Report`]; the `stadium-bot` binary is a thin command line around it.
 //! [`duration`] parses the durations the command line takes.
@@ -16,5 +16,5 @@ pub use client::{
     ByteCounters, Client, ClientError, ClientReceiver, ClientSender, ConnectError, ConnectOptions,
     Transport,
 };
-pub use report::{Report, RttSummary};
+pub use report::{DurationSummary, Report};
 pub use run::{Progress, RunConfig, RunError, run, run_with_progress};

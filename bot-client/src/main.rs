@@ -48,8 +48,8 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     bots: usize,
 
-    /// Players per room: bots fill rooms of this size, and a full room
-    /// starts its match.
+    /// Players per room: bots fill rooms of this size, and a full trivia
+    /// room starts its match (an arena runs as soon as anyone is in it).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
     room_size: u16,
 
@@ -73,6 +73,31 @@ struct Args {
     #[arg(long, default_value_t = 0.7, value_parser = parse_accuracy)]
     accuracy: f64,
 
+    /// Asteroids: inputs each bot sends per second.
+    #[arg(
+        long,
+        value_name = "HZ",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    input_hz: u16,
+
+    /// Asteroids: large rocks in the first wave (0: an empty arena).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    rocks: u16,
+
+    /// Asteroids: bots never fire.
+    #[arg(long)]
+    no_fire: bool,
+
+    /// Asteroids: simulation steps, and snapshots, per second.
+    #[arg(long, value_name = "HZ", default_value_t = 30)]
+    tick_hz: u16,
+
+    /// Asteroids: seconds per match.
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    match_secs: u16,
+
     /// Bots started per second (0: all at once, 64 connecting at a time).
     #[arg(long, value_name = "N", default_value_t = 0)]
     ramp: u32,
@@ -90,6 +115,8 @@ struct Args {
 enum Game {
     /// Timed multiple-choice quiz.
     Trivia,
+    /// A wrapping arena of ships, rocks and bullets.
+    Asteroids,
 }
 
 impl Args {
@@ -103,6 +130,7 @@ impl Args {
             },
             game: match self.game {
                 Game::Trivia => GameKind::Trivia,
+                Game::Asteroids => GameKind::Asteroids,
             },
             bots: self.bots,
             room_size: self.room_size,
@@ -111,6 +139,11 @@ impl Args {
             reveal_secs: self.reveal_secs,
             duration: self.duration,
             accuracy: self.accuracy,
+            input_hz: self.input_hz,
+            rocks: self.rocks,
+            fire: !self.no_fire,
+            tick_hz: self.tick_hz,
+            match_secs: self.match_secs,
             ramp: self.ramp,
             seed: self.seed,
         }
@@ -129,16 +162,22 @@ fn parse_accuracy(text: &str) -> Result<f64, String> {
     }
 }
 
-fn show_progress(progress: &Progress) {
+fn show_progress(game: GameKind, progress: &Progress) {
+    let played = match game {
+        GameKind::Trivia => format!("answers {}", progress.answers),
+        GameKind::Asteroids => format!(
+            "inputs {} snapshots {}",
+            progress.inputs, progress.snapshots
+        ),
+    };
     eprintln!(
-        "[{:>6.1} s] connected {} failed {} disconnects {} errors {} games {} answers {}",
+        "[{:>6.1} s] connected {} failed {} disconnects {} errors {} games {} {played}",
         progress.elapsed.as_secs_f64(),
         progress.connected,
         progress.failed,
         progress.disconnects,
         progress.errors,
         progress.games_completed,
-        progress.answers
     );
 }
 
@@ -165,7 +204,12 @@ async fn main() -> ExitCode {
 /// Runs the bots and reports; whether any bot connected.
 async fn play(args: &Args) -> anyhow::Result<bool> {
     tracing::info!(url = %args.url, bots = args.bots, "starting");
-    let report = run_with_progress(args.config(), PROGRESS_EVERY, show_progress).await?;
+    let config = args.config();
+    let game = config.game;
+    let report = run_with_progress(config, PROGRESS_EVERY, |progress| {
+        show_progress(game, progress);
+    })
+    .await?;
     print!("{report}");
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).expect("reports serialize to JSON");
@@ -198,6 +242,30 @@ mod tests {
         assert!(parse_accuracy("1.1").is_err());
         assert!(parse_accuracy("NaN").is_err());
         assert!(Args::try_parse_from(["stadium-bot", "--room-size", "0"]).is_err());
+    }
+
+    #[test]
+    fn asteroids_flags_reach_the_run() {
+        let config = Args::parse_from([
+            "stadium-bot",
+            "--game",
+            "asteroids",
+            "--input-hz",
+            "10",
+            "--rocks",
+            "0",
+            "--no-fire",
+            "--tick-hz",
+            "60",
+            "--match-secs",
+            "20",
+        ])
+        .config();
+        assert_eq!(config.game, GameKind::Asteroids);
+        assert_eq!((config.input_hz, config.rocks), (10, 0));
+        assert!(!config.fire);
+        assert_eq!((config.tick_hz, config.match_secs), (60, 20));
+        assert!(Args::try_parse_from(["stadium-bot", "--input-hz", "0"]).is_err());
     }
 
     #[test]

@@ -40,7 +40,21 @@ pub struct Report {
     /// Answers the server's reveals marked right.
     pub answers_correct: u64,
     /// Ping to pong round trips.
-    pub rtt_ms: RttSummary,
+    pub rtt_ms: DurationSummary,
+    /// Asteroids inputs sent.
+    pub inputs: u64,
+    /// From sending an Asteroids input to the first snapshot echoing it
+    /// (or a later input that replaced it).
+    pub input_to_ack_ms: DurationSummary,
+    /// Asteroids snapshots received.
+    pub snapshots: u64,
+    /// Delta snapshots whose baseline the bot no longer held (or never
+    /// got), so that it could not rebuild or acknowledge them.
+    pub snapshots_unusable: u64,
+    /// `snapshots` per connected bot per second of the run.
+    pub snapshots_per_bot_per_s: f64,
+    /// Between consecutive snapshots received by one bot.
+    pub snapshot_interval_ms: DurationSummary,
     /// Bytes received by all bots (see [`ByteCounters`](crate::ByteCounters)).
     pub bytes_in: u64,
     /// Bytes sent by all bots.
@@ -53,10 +67,10 @@ pub struct Report {
     pub duration_s: f64,
 }
 
-/// Round-trip times in milliseconds, measured to the microsecond.
+/// Durations in milliseconds, measured to the microsecond.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RttSummary {
-    /// Round trips measured.
+pub struct DurationSummary {
+    /// Durations measured.
     pub samples: u64,
     /// Median.
     pub p50: f64,
@@ -66,7 +80,7 @@ pub struct RttSummary {
     pub max: f64,
 }
 
-impl RttSummary {
+impl DurationSummary {
     /// Summarises a histogram of microseconds; all zero when it is empty.
     pub fn from_micros(histogram: &Histogram<u64>) -> Self {
         if histogram.is_empty() {
@@ -104,7 +118,7 @@ impl fmt::Display for Report {
             self.transport.name(),
             self.duration_s
         )?;
-        let rows: [(&str, String); 9] = [
+        let mut rows: Vec<(&str, String)> = vec![
             (
                 "connected",
                 format!(
@@ -115,20 +129,30 @@ impl fmt::Display for Report {
             ("disconnects", self.disconnects.to_string()),
             ("errors", self.errors.to_string()),
             ("games completed", self.games_completed.to_string()),
-            (
+        ];
+        match self.game {
+            GameKind::Trivia => rows.push((
                 "answers",
                 format!(
                     "{} sent, {} accepted, {} correct",
                     self.answers, self.answers_accepted, self.answers_correct
                 ),
-            ),
-            (
-                "rtt",
-                format!(
-                    "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} pings)",
-                    self.rtt_ms.p50, self.rtt_ms.p99, self.rtt_ms.max, self.rtt_ms.samples
+            )),
+            GameKind::Asteroids => rows.extend([
+                ("inputs", format!("{} sent", self.inputs)),
+                ("input to ack", timing(&self.input_to_ack_ms, "inputs")),
+                (
+                    "snapshots",
+                    format!(
+                        "{} received, {} unusable, {:.1} per bot per s",
+                        self.snapshots, self.snapshots_unusable, self.snapshots_per_bot_per_s
+                    ),
                 ),
-            ),
+                ("snapshot gaps", timing(&self.snapshot_interval_ms, "gaps")),
+            ]),
+        }
+        rows.extend([
+            ("rtt", timing(&self.rtt_ms, "pings")),
             (
                 "bytes in",
                 bandwidth(self.bytes_in, self.bytes_in_per_bot_per_s),
@@ -138,7 +162,7 @@ impl fmt::Display for Report {
                 bandwidth(self.bytes_out, self.bytes_out_per_bot_per_s),
             ),
             ("duration", format!("{:.1} s", self.duration_s)),
-        ];
+        ]);
         for (name, value) in rows {
             writeln!(f, "  {name:<16} {value}")?;
         }
@@ -147,6 +171,13 @@ impl fmt::Display for Report {
         }
         Ok(())
     }
+}
+
+fn timing(summary: &DurationSummary, what: &str) -> String {
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} {what})",
+        summary.p50, summary.p99, summary.max, summary.samples
+    )
 }
 
 fn bandwidth(total: u64, per_bot_per_s: f64) -> String {
@@ -172,17 +203,53 @@ mod tests {
             answers: 120,
             answers_accepted: 119,
             answers_correct: 84,
-            rtt_ms: RttSummary {
+            rtt_ms: DurationSummary {
                 samples: 1600,
                 p50: 0.4,
                 p99: 2.5,
                 max: 7.0,
             },
+            inputs: 0,
+            input_to_ack_ms: DurationSummary::default(),
+            snapshots: 0,
+            snapshots_unusable: 0,
+            snapshots_per_bot_per_s: 0.0,
+            snapshot_interval_ms: DurationSummary::default(),
             bytes_in: 1_000_000,
             bytes_out: 100_000,
             bytes_in_per_bot_per_s: 625.0,
             bytes_out_per_bot_per_s: 62.5,
             duration_s: 40.0,
+        }
+    }
+
+    fn asteroids_sample() -> Report {
+        Report {
+            transport: Transport::Quic,
+            json: false,
+            game: GameKind::Asteroids,
+            error_kinds: BTreeMap::new(),
+            errors: 0,
+            answers: 0,
+            answers_accepted: 0,
+            answers_correct: 0,
+            inputs: 16_000,
+            input_to_ack_ms: DurationSummary {
+                samples: 15_990,
+                p50: 31.0,
+                p99: 48.0,
+                max: 60.0,
+            },
+            snapshots: 24_000,
+            snapshots_unusable: 2,
+            snapshots_per_bot_per_s: 30.0,
+            snapshot_interval_ms: DurationSummary {
+                samples: 23_960,
+                p50: 33.3,
+                p99: 36.0,
+                max: 70.0,
+            },
+            ..sample()
         }
     }
 
@@ -200,14 +267,21 @@ mod tests {
             "games_completed",
             "answers",
             "answers_correct",
+            "inputs",
+            "snapshots",
+            "snapshots_unusable",
+            "snapshots_per_bot_per_s",
             "bytes_in_per_bot_per_s",
             "bytes_out_per_bot_per_s",
             "duration_s",
         ] {
             assert!(json.get(field).is_some(), "missing {field}");
         }
-        for field in ["p50", "p99", "max"] {
-            assert!(json["rtt_ms"][field].is_f64(), "rtt_ms.{field}");
+        for summary in ["rtt_ms", "input_to_ack_ms", "snapshot_interval_ms"] {
+            assert!(json[summary]["samples"].is_u64(), "{summary}.samples");
+            for field in ["p50", "p99", "max"] {
+                assert!(json[summary][field].is_f64(), "{summary}.{field}");
+            }
         }
         assert_eq!(json["transport"], "websocket");
         assert_eq!(json["game"], "trivia");
@@ -215,24 +289,25 @@ mod tests {
 
     #[test]
     fn reports_read_back_from_json() {
-        let report = sample();
-        let text = serde_json::to_string(&report).unwrap();
-        assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
+        for report in [sample(), asteroids_sample()] {
+            let text = serde_json::to_string(&report).unwrap();
+            assert_eq!(serde_json::from_str::<Report>(&text).unwrap(), report);
+        }
     }
 
     #[test]
-    fn rtt_is_reported_in_milliseconds_from_microseconds() {
+    fn durations_are_reported_in_milliseconds_from_microseconds() {
         let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
         for micros in [250, 500, 750, 10_000] {
             histogram.record(micros).unwrap();
         }
-        let rtt = RttSummary::from_micros(&histogram);
+        let rtt = DurationSummary::from_micros(&histogram);
         assert_eq!(rtt.samples, 4);
         assert!((rtt.p50 - 0.5).abs() < 0.01, "{rtt:?}");
         assert!((rtt.max - 10.0).abs() < 0.01, "{rtt:?}");
         assert_eq!(
-            RttSummary::from_micros(&Histogram::new(3).unwrap()),
-            RttSummary::default()
+            DurationSummary::from_micros(&Histogram::new(3).unwrap()),
+            DurationSummary::default()
         );
     }
 
@@ -244,5 +319,26 @@ mod tests {
             text.contains("1 x 4001 answer after the deadline"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn summary_shows_the_rows_of_the_game_played() {
+        let trivia = sample().to_string();
+        assert!(trivia.contains("119 accepted"), "{trivia}");
+        assert!(!trivia.contains("snapshots"), "{trivia}");
+        let asteroids = asteroids_sample().to_string();
+        assert!(
+            asteroids.contains("playing asteroids over quic"),
+            "{asteroids}"
+        );
+        assert!(
+            asteroids.contains("24000 received, 2 unusable, 30.0 per bot per s"),
+            "{asteroids}"
+        );
+        assert!(
+            asteroids.contains("p50 31.00 ms, p99 48.00 ms, max 60.00 ms (15990 inputs)"),
+            "{asteroids}"
+        );
+        assert!(!asteroids.contains("answers"), "{asteroids}");
     }
 }

@@ -1,27 +1,30 @@
 //! One bot: connect, take a seat in its group's room, then play, ping and
 //! count until the run's deadline.
 //!
-//! [`Player`] holds what the bot knows and decides what to send; it does no
-//! I/O. [`Bot::play`] owns the connection and the timers around it.
+//! [`Player`] holds what the bot knows and decides what to send, with a
+//! [`Pilot`] for an Asteroids arena; it does no I/O. [`Bot::play`] owns the
+//! connection and the timers around it.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use stadium_shared::asteroids::{AsteroidsEvent, AsteroidsSettings};
 use stadium_shared::trivia::TriviaSettings;
 use stadium_shared::{
-    Channel, ClientMsg, ErrorCode, Event, GameSettings, Role, RoomCode, RoomState, ServerMsg,
-    SessionId, TriviaEvent,
+    Channel, ClientMsg, ErrorCode, Event, GameKind, GameSettings, Role, RoomCode, RoomState,
+    ServerMsg, SessionId, TriviaEvent,
 };
 use tokio::sync::Semaphore;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use super::asteroids::Pilot;
+use super::timing::Samples;
 use super::trivia::{answer_delay, choose_answer};
-use super::{Group, Shared, bump, new_histogram};
+use super::{Group, Shared, bump, tick};
 use crate::client::{Client, ClientError, ClientReceiver, ClientSender, ConnectError};
 
 /// Connecting and saying hello together may take this long.
@@ -65,14 +68,15 @@ enum Failure {
 }
 
 impl Bot {
-    /// Plays until the deadline and returns the round trips measured.
-    pub(super) async fn play(self) -> Histogram<u64> {
+    /// Plays until the deadline. What it measured is in the run's shared
+    /// counts and histograms once this returns.
+    pub(super) async fn play(self) {
         tokio::time::sleep_until(self.start_at).await;
         let (client, session) = match self.connect().await {
             Ok(connected) => connected,
             Err(failure) => {
                 self.failed(&failure);
-                return new_histogram();
+                return;
             }
         };
         bump(&self.shared.counts.connected);
@@ -96,7 +100,6 @@ impl Bot {
         counts
             .bytes_out
             .fetch_add(counters.sent(), Ordering::Relaxed);
-        player.rtt
     }
 
     async fn connect(&self) -> Result<(Client, SessionId), Failure> {
@@ -158,12 +161,13 @@ impl Bot {
         }
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut inputs = player.pilot.is_some().then(|| self.input_interval());
         let deadline = tokio::time::sleep_until(self.deadline);
         tokio::pin!(deadline);
 
         loop {
             for msg in outbox.drain(..) {
-                match sender.send(&msg).await {
+                match deliver(sender, &msg).await {
                     Ok(()) => {}
                     Err(ClientError::Closed) => return End::Closed,
                     Err(err) => player.client_error(&err),
@@ -178,6 +182,7 @@ impl Bot {
                     Err(err) => player.client_error(&err),
                 },
                 _ = ping.tick() => outbox.push(player.ping(Instant::now())),
+                _ = tick(&mut inputs) => outbox.extend(player.input(Instant::now())),
                 _ = tokio::time::sleep_until(answer_at.unwrap_or(self.deadline)),
                     if answer_at.is_some() => outbox.extend(player.answer_due()),
                 room = async { code.wait_for(Option::is_some).await.ok().and_then(|c| c.clone()) },
@@ -193,14 +198,41 @@ impl Bot {
 
     fn room_settings(&self) -> GameSettings {
         let config = &self.shared.config;
-        GameSettings::Trivia(TriviaSettings {
-            questions: config.questions,
-            question_secs: config.question_secs,
-            reveal_secs: config.reveal_secs,
-            max_players: config.room_size,
-            start_countdown_secs: START_COUNTDOWN_SECS,
-            category: None,
-        })
+        match config.game {
+            GameKind::Trivia => GameSettings::Trivia(TriviaSettings {
+                questions: config.questions,
+                question_secs: config.question_secs,
+                reveal_secs: config.reveal_secs,
+                max_players: config.room_size,
+                start_countdown_secs: START_COUNTDOWN_SECS,
+                category: None,
+            }),
+            GameKind::Asteroids => GameSettings::Asteroids(AsteroidsSettings {
+                max_players: config.room_size,
+                tick_hz: config.tick_hz,
+                match_secs: config.match_secs,
+                rocks_per_wave: config.rocks,
+                seed: None,
+            }),
+        }
+    }
+
+    /// The Asteroids input timer. Missed inputs are skipped rather than
+    /// sent in a burst: the server applies only the newest per tick.
+    fn input_interval(&self) -> Interval {
+        let period = Duration::from_secs_f64(1.0 / f64::from(self.shared.config.input_hz));
+        let mut inputs = tokio::time::interval(period);
+        inputs.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        inputs
+    }
+}
+
+/// Sends a message the way its kind travels: inputs and acks may be lost,
+/// as the next one supersedes them; everything else is reliable.
+async fn deliver(sender: &ClientSender, msg: &ClientMsg) -> Result<(), ClientError> {
+    match msg {
+        ClientMsg::Input(_) | ClientMsg::Ack { .. } => sender.send_unreliable(msg).await,
+        _ => sender.send(msg).await,
     }
 }
 
@@ -247,7 +279,9 @@ struct Player {
     /// Pings sent and not yet answered, oldest first.
     pings: VecDeque<(u64, Instant)>,
     next_nonce: u64,
-    rtt: Histogram<u64>,
+    rtt: Samples,
+    /// The bot's arena, when it plays Asteroids.
+    pilot: Option<Pilot>,
 }
 
 impl Player {
@@ -270,7 +304,9 @@ impl Player {
             pending: None,
             pings: VecDeque::new(),
             next_nonce: 0,
-            rtt: new_histogram(),
+            rtt: Samples::new(&bot.shared.timings.rtt),
+            pilot: (bot.shared.config.game == GameKind::Asteroids)
+                .then(|| Pilot::new(bot.index, session, bot.shared.clone())),
         }
     }
 
@@ -301,6 +337,11 @@ impl Player {
             }
             ServerMsg::Event { channel, event } => self.on_event(channel, event, outbox),
             ServerMsg::AnswerAccepted { .. } => bump(&self.shared.counts.answers_accepted),
+            ServerMsg::Snapshot(snapshot) => {
+                if let Some(pilot) = &mut self.pilot {
+                    outbox.extend(pilot.on_snapshot(&snapshot, Instant::now()));
+                }
+            }
             ServerMsg::Error { code, message } => {
                 if self.is_creator && self.room.is_none() {
                     // The whole group waits on this room; say why it is not coming.
@@ -312,8 +353,7 @@ impl Player {
             }
             ServerMsg::Welcome { .. }
             | ServerMsg::RoomList { .. }
-            | ServerMsg::RoomCreated { .. }
-            | ServerMsg::Snapshot(_) => {}
+            | ServerMsg::RoomCreated { .. } => {}
         }
     }
 
@@ -335,6 +375,18 @@ impl Player {
             }
             (Channel::Room(room), Event::Trivia(event)) => {
                 self.on_trivia(room, event, Instant::now());
+            }
+            (
+                Channel::Room(room),
+                Event::Asteroids(AsteroidsEvent::MatchOver { number, standings }),
+            ) => {
+                let mine = standings.iter().find(|s| s.session == self.session);
+                tracing::debug!(
+                    bot = self.index,
+                    score = mine.map(|s| s.score),
+                    "match over"
+                );
+                self.shared.match_over(room, number);
             }
             _ => {}
         }
@@ -384,9 +436,13 @@ impl Player {
         }
     }
 
-    /// A room that is not full never starts by itself: its host starts it
-    /// once the whole group is seated, and again after every match.
+    /// A trivia room that is not full never starts by itself: its host
+    /// starts it once the whole group is seated, and again after every
+    /// match. An arena needs no start.
     fn maybe_start(&mut self, outbox: &mut Vec<ClientMsg>) {
+        if self.shared.config.game != GameKind::Trivia {
+            return;
+        }
         let partial = self.group.size < usize::from(self.shared.config.room_size);
         let everyone_in = self.players.len() >= self.group.size;
         if self.is_creator
@@ -410,6 +466,12 @@ impl Player {
         })
     }
 
+    /// The Asteroids input due at `now`, while the bot is in its arena.
+    fn input(&mut self, now: Instant) -> Option<ClientMsg> {
+        self.room.as_ref()?;
+        self.pilot.as_mut()?.input(now)
+    }
+
     fn ping(&mut self, now: Instant) -> ClientMsg {
         let nonce = self.next_nonce;
         self.next_nonce += 1;
@@ -429,9 +491,7 @@ impl Player {
             }
             self.pings.pop_front();
             if sent_nonce == nonce {
-                let micros = now.duration_since(sent_at).as_micros();
-                self.rtt
-                    .saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
+                self.rtt.record(now.duration_since(sent_at));
             }
         }
     }

@@ -3,11 +3,16 @@
 //!
 //! Bots are dealt into groups of `room_size`. The first bot of a group to be
 //! welcomed creates the group's room and shares its code; the others join
-//! by code. A full room starts its match by itself; a last, smaller group's
-//! host starts it once everyone in the group is in. Counts are shared
-//! atomics so that progress can be read while the run goes on.
+//! by code. A full trivia room starts its match by itself; a last, smaller
+//! group's host starts it once everyone in the group is in. An Asteroids
+//! arena runs as soon as anyone is in it, and starts its next match by
+//! itself after the standings. Counts are shared atomics so that progress
+//! can be read while the run goes on; durations go to histograms shared
+//! by all bots, which each bot feeds in small batches.
 
+mod asteroids;
 mod bot;
+mod timing;
 mod trivia;
 
 use std::collections::{BTreeMap, HashSet};
@@ -23,7 +28,8 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::client::{CertHash, ConnectError, ConnectOptions, QuicUrl, Transport, fetch_cert_hash};
-use crate::report::{Report, RttSummary};
+use crate::report::{DurationSummary, Report};
+use timing::Timings;
 
 /// Connection attempts in flight at once, so that a thousand bots started
 /// together do not arrive as one burst of handshakes.
@@ -52,6 +58,17 @@ pub struct RunConfig {
     pub duration: Duration,
     /// The share of trivia questions a bot answers right, 0 to 1.
     pub accuracy: f64,
+    /// Asteroids inputs each bot sends per second.
+    pub input_hz: u16,
+    /// Large rocks in an Asteroids arena's first wave; 0 leaves it empty.
+    pub rocks: u16,
+    /// Whether Asteroids bots fire when lined up with a rock; when false
+    /// they never do.
+    pub fire: bool,
+    /// Asteroids simulation steps, and snapshots, per second.
+    pub tick_hz: u16,
+    /// Seconds per Asteroids match.
+    pub match_secs: u16,
     /// Bots started per second; 0 starts them all at once (connecting at
     /// most 64 at a time).
     pub ramp: u32,
@@ -72,6 +89,11 @@ impl Default for RunConfig {
             reveal_secs: 2,
             duration: Duration::from_secs(30),
             accuracy: 0.7,
+            input_hz: 20,
+            rocks: 4,
+            fire: true,
+            tick_hz: 30,
+            match_secs: 60,
             ramp: 0,
             seed: None,
         }
@@ -107,6 +129,10 @@ pub struct Progress {
     pub games_completed: u64,
     /// Answers sent.
     pub answers: u64,
+    /// Asteroids inputs sent.
+    pub inputs: u64,
+    /// Asteroids snapshots received.
+    pub snapshots: u64,
 }
 
 /// Where a bot plays: its group (one room) and how many bots share it.
@@ -185,7 +211,6 @@ async fn run_inner(
         bots.spawn(bot.play());
     }
 
-    let mut rtt = new_histogram();
     let mut progress = every.map(|every| {
         let mut interval = tokio::time::interval_at(start + every, every);
         interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -194,9 +219,7 @@ async fn run_inner(
     loop {
         tokio::select! {
             done = bots.join_next() => match done {
-                Some(Ok(bot_rtt)) => {
-                    rtt.add(bot_rtt).expect("bot histograms share the run's bounds");
-                }
+                Some(Ok(())) => {}
                 Some(Err(err)) => {
                     tracing::error!(%err, "a bot task failed");
                     shared.record_error("client: bot task failed".to_owned());
@@ -206,7 +229,7 @@ async fn run_inner(
             _ = tick(&mut progress) => on_progress(&shared.progress(start.elapsed())),
         }
     }
-    Ok(shared.report(transport, start.elapsed(), &rtt))
+    Ok(shared.report(transport, start.elapsed()))
 }
 
 /// The next tick of an interval, or never when there is none.
@@ -229,6 +252,9 @@ fn validate(config: &RunConfig) -> Result<(), RunError> {
             "questions, question and reveal seconds must be at least 1",
         ));
     }
+    if config.input_hz == 0 {
+        return Err(RunError::Config("input rate must be at least 1 per second"));
+    }
     Ok(())
 }
 
@@ -247,11 +273,6 @@ fn ramp_offset(index: usize, per_second: u32) -> Duration {
         return Duration::ZERO;
     }
     Duration::from_secs_f64(index as f64 / f64::from(per_second))
-}
-
-/// Round trips in microseconds, up to a minute.
-fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant bounds are valid")
 }
 
 /// The bots of one room.
@@ -284,6 +305,7 @@ struct Shared {
     config: Arc<RunConfig>,
     pack: Pack,
     counts: Counts,
+    timings: Timings,
     /// (room, match number) of every match seen to end, so that a match
     /// counts once however many bots saw it.
     matches: Mutex<HashSet<(RoomCode, u32)>>,
@@ -299,6 +321,10 @@ struct Counts {
     answers: AtomicU64,
     answers_accepted: AtomicU64,
     answers_correct: AtomicU64,
+    inputs: AtomicU64,
+    snapshots: AtomicU64,
+    /// Delta snapshots whose baseline the bot did not hold.
+    snapshots_unusable: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
 }
@@ -317,6 +343,7 @@ impl Shared {
             config,
             pack: Pack::built_in(),
             counts: Counts::default(),
+            timings: Timings::new(),
             matches: Mutex::new(HashSet::new()),
             error_kinds: Mutex::new(BTreeMap::new()),
         }
@@ -353,21 +380,27 @@ impl Shared {
             errors: read(&c.errors),
             games_completed: self.games_completed(),
             answers: read(&c.answers),
+            inputs: read(&c.inputs),
+            snapshots: read(&c.snapshots),
         }
     }
 
-    fn report(&self, transport: Transport, elapsed: Duration, rtt: &Histogram<u64>) -> Report {
+    fn report(&self, transport: Transport, elapsed: Duration) -> Report {
         let c = &self.counts;
         let connected = read(&c.connected);
         let duration_s = elapsed.as_secs_f64();
-        let per_bot_per_s = |bytes: u64| {
+        let per_bot_per_s = |count: u64| {
             if connected == 0 || duration_s == 0.0 {
                 0.0
             } else {
-                bytes as f64 / connected as f64 / duration_s
+                count as f64 / connected as f64 / duration_s
             }
         };
+        let summary = |histogram: &Mutex<Histogram<u64>>| {
+            DurationSummary::from_micros(&histogram.lock().expect("no panics while counting"))
+        };
         let (bytes_in, bytes_out) = (read(&c.bytes_in), read(&c.bytes_out));
+        let snapshots = read(&c.snapshots);
         Report {
             transport,
             json: transport == Transport::WebSocket && self.config.connect.json,
@@ -386,7 +419,13 @@ impl Shared {
             answers: read(&c.answers),
             answers_accepted: read(&c.answers_accepted),
             answers_correct: read(&c.answers_correct),
-            rtt_ms: RttSummary::from_micros(rtt),
+            rtt_ms: summary(&self.timings.rtt),
+            inputs: read(&c.inputs),
+            input_to_ack_ms: summary(&self.timings.input_to_ack),
+            snapshots,
+            snapshots_unusable: read(&c.snapshots_unusable),
+            snapshots_per_bot_per_s: per_bot_per_s(snapshots),
+            snapshot_interval_ms: summary(&self.timings.snapshot_interval),
             bytes_in,
             bytes_out,
             bytes_in_per_bot_per_s: per_bot_per_s(bytes_in),
@@ -473,6 +512,10 @@ mod tests {
         }));
         assert!(refused(RunConfig {
             accuracy: f64::NAN,
+            ..RunConfig::default()
+        }));
+        assert!(refused(RunConfig {
+            input_hz: 0,
             ..RunConfig::default()
         }));
         assert!(!refused(RunConfig::default()));

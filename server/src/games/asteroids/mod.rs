@@ -141,8 +141,11 @@ impl AsteroidsGame {
 
     fn baseline(&self, ack: Option<Tick>, now: Tick) -> Option<(Tick, &ArenaState)> {
         let ack = ack.filter(|&ack| ack < now)?;
+        // Newest first: after a wrap the same tick number could be held
+        // twice, and the newest is the one that was sent.
         self.history
             .iter()
+            .rev()
             .find(|(t, _)| *t == ack)
             .map(|(t, state)| (*t, state.as_ref()))
     }
@@ -501,7 +504,7 @@ mod tests {
                 );
             }
             let rebuilt = ArenaState::apply(snap.baseline.map(|b| &held[&b.0]), snap);
-            assert_eq!(&rebuilt, game.arena());
+            assert_eq!(&rebuilt, game.arena(), "{tick:?} from {:?}", snap.baseline);
             held.insert(tick.0, rebuilt);
         }
     }

@@ -691,6 +691,7 @@ fn standings(ships: &Query<(&mut Ship, &mut Kinematics)>) -> Vec<Standing> {
 }
 
 fn capture(
+    arena: Res<ArenaRules>,
     mut captured: ResMut<Captured>,
     ships: Query<(&Net, &Ship, &Kinematics)>,
     rocks: Query<(&Net, &Rock, &Kinematics)>,
@@ -732,5 +733,8 @@ fn capture(
         };
         entities.insert(net.0, EntityState::Bullet(state));
     }
-    captured.0 = ArenaState { entities };
+    captured.0 = ArenaState {
+        tick_hz: arena.settings.tick_hz,
+        entities,
+    };
 }
