@@ -90,6 +90,11 @@ struct Args {
     #[arg(long)]
     no_fire: bool,
 
+    /// Asteroids: never acknowledge snapshots, so that every one arrives
+    /// in full (to measure what deltas save).
+    #[arg(long)]
+    no_ack: bool,
+
     /// Asteroids: simulation steps, and snapshots, per second.
     #[arg(long, value_name = "HZ", default_value_t = 30)]
     tick_hz: u16,
@@ -142,6 +147,7 @@ impl Args {
             input_hz: self.input_hz,
             rocks: self.rocks,
             fire: !self.no_fire,
+            ack: !self.no_ack,
             tick_hz: self.tick_hz,
             match_secs: self.match_secs,
             ramp: self.ramp,

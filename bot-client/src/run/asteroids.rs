@@ -170,9 +170,10 @@ impl Pilot {
         self.inputs
             .echoed(snapshot.last_input, now, |delay| input_to_ack.record(delay));
         match self.buffer.receive(snapshot) {
-            Ok(_) => Some(ClientMsg::Ack {
+            Ok(_) if self.shared.config.ack => Some(ClientMsg::Ack {
                 tick: snapshot.tick,
             }),
+            Ok(_) => None,
             Err(missing) => {
                 tracing::trace!(%missing, "snapshot unusable");
                 bump(&counts.snapshots_unusable);

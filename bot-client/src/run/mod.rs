@@ -65,6 +65,10 @@ pub struct RunConfig {
     /// Whether Asteroids bots fire when lined up with a rock; when false
     /// they never do.
     pub fire: bool,
+    /// Whether Asteroids bots acknowledge snapshots. Without acks the
+    /// server sends every snapshot in full, which is the baseline for
+    /// measuring what deltas save.
+    pub ack: bool,
     /// Asteroids simulation steps, and snapshots, per second.
     pub tick_hz: u16,
     /// Seconds per Asteroids match.
@@ -92,6 +96,7 @@ impl Default for RunConfig {
             input_hz: 20,
             rocks: 4,
             fire: true,
+            ack: true,
             tick_hz: 30,
             match_secs: 60,
             ramp: 0,
