@@ -1,14 +1,18 @@
 //! A session's bounded outbound queue.
 //!
 //! Rooms and the lobby push messages with [`Outbound::send`], which never
-//! waits: when a client reads too slowly for its queue to drain, the client
-//! is kicked with [`ErrorCode::SlowConsumer`] instead of slowing the room.
+//! waits. Reliable messages (replies, events, chat) queue in order; when a
+//! client reads too slowly for that queue to drain, the client is kicked
+//! with [`ErrorCode::SlowConsumer`] instead of slowing the room. Snapshots
+//! do not queue: each replaces the one not yet written, since a newer state
+//! makes an older one worthless, so a slow reader costs one snapshot of
+//! memory and receives the newest when it catches up.
 //! Messages are encoded lazily, once per wire format, by whichever session
 //! writer gets to them first, so a broadcast to a hundred players encodes at
 //! most twice.
 
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use stadium_shared::codec::{self, Format};
@@ -85,19 +89,64 @@ impl Kick {
     }
 }
 
+/// The newest snapshot not yet written.
+#[derive(Debug, Default)]
+struct Latest {
+    slot: Mutex<Option<Arc<Outgoing>>>,
+    ready: Notify,
+    /// Snapshots replaced before they were written.
+    replaced: AtomicU64,
+}
+
+impl Latest {
+    fn take(&self) -> Option<Arc<Outgoing>> {
+        self.slot
+            .lock()
+            .expect("snapshot slot lock is never poisoned")
+            .take()
+    }
+}
+
 /// The sending half of a session's queue; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Outbound {
     tx: mpsc::Sender<Arc<Outgoing>>,
+    latest: Arc<Latest>,
     kick: Arc<Kick>,
 }
 
 /// The receiving half, owned by the session's writer.
 pub struct OutboundRx {
-    /// Queued messages.
-    pub rx: mpsc::Receiver<Arc<Outgoing>>,
+    rx: mpsc::Receiver<Arc<Outgoing>>,
+    latest: Arc<Latest>,
     /// Set when the server drops the session.
     pub kick: Arc<Kick>,
+}
+
+impl OutboundRx {
+    /// The next message to write: queued ones first, in order, then the
+    /// newest snapshot. `None` once every sender is gone. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Arc<Outgoing>> {
+        loop {
+            if let Some(msg) = self.try_recv() {
+                return Some(msg);
+            }
+            tokio::select! {
+                msg = self.rx.recv() => return msg,
+                _ = self.latest.ready.notified() => {}
+            }
+        }
+    }
+
+    /// The next message to write, if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Arc<Outgoing>> {
+        self.rx.try_recv().ok().or_else(|| self.latest.take())
+    }
+
+    /// Snapshots that were replaced by a newer one before being written.
+    pub fn snapshots_replaced(&self) -> u64 {
+        self.latest.replaced.load(Ordering::Relaxed)
+    }
 }
 
 impl Outbound {
@@ -105,18 +154,35 @@ impl Outbound {
     pub fn channel(capacity: usize) -> (Outbound, OutboundRx) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let kick = Arc::new(Kick::default());
-        (
-            Outbound {
-                tx,
-                kick: kick.clone(),
-            },
-            OutboundRx { rx, kick },
-        )
+        let latest = Arc::new(Latest::default());
+        let outbound = Outbound {
+            tx,
+            latest: latest.clone(),
+            kick: kick.clone(),
+        };
+        (outbound, OutboundRx { rx, latest, kick })
     }
 
-    /// Queues a message without waiting. Returns `false` when the session is
-    /// gone or has just been kicked for a full queue.
+    /// Queues a message without waiting; a snapshot replaces the one not
+    /// yet written. Returns `false` when the session is gone or has just
+    /// been kicked for a full queue.
     pub fn send(&self, msg: Arc<Outgoing>) -> bool {
+        if matches!(msg.msg(), ServerMsg::Snapshot(_)) {
+            if self.tx.is_closed() {
+                return false;
+            }
+            let old = self
+                .latest
+                .slot
+                .lock()
+                .expect("snapshot slot lock is never poisoned")
+                .replace(msg);
+            if old.is_some() {
+                self.latest.replaced.fetch_add(1, Ordering::Relaxed);
+            }
+            self.latest.ready.notify_one();
+            return true;
+        }
         match self.tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -155,7 +221,7 @@ mod tests {
         assert!(!outbound.send_msg(ServerMsg::Pong { nonce: 3 }));
         assert_eq!(rx.kick.kicked().await, ErrorCode::SlowConsumer);
         assert_eq!(
-            rx.rx.recv().await.unwrap().msg(),
+            rx.recv().await.unwrap().msg(),
             &ServerMsg::Pong { nonce: 1 }
         );
     }
@@ -166,5 +232,49 @@ mod tests {
         let a = out.encoded(Format::Json).as_ptr();
         assert_eq!(out.encoded(Format::Json).as_ptr(), a);
         assert_eq!(&out.encoded(Format::Json)[..], br#"{"pong":{"nonce":5}}"#);
+    }
+
+    fn snapshot(tick: u32) -> ServerMsg {
+        ServerMsg::Snapshot(stadium_shared::snapshot::Snapshot {
+            tick: stadium_shared::Tick(tick),
+            baseline: None,
+            last_input: 0,
+            tick_hz: 30,
+            changed: Vec::new(),
+            moved: Vec::new(),
+            removed: Vec::new(),
+        })
+    }
+
+    #[tokio::test]
+    async fn an_unread_snapshot_is_replaced_by_the_next_and_events_keep_their_order() {
+        let (outbound, mut rx) = Outbound::channel(4);
+        for tick in 1..=1_000 {
+            assert!(outbound.send_msg(snapshot(tick)));
+        }
+        assert!(outbound.send_msg(ServerMsg::Pong { nonce: 1 }));
+        assert!(outbound.send_msg(ServerMsg::Pong { nonce: 2 }));
+        // A thousand snapshots never filled the four-message queue.
+        assert_eq!(rx.kick.reason(), None);
+        assert_eq!(
+            rx.recv().await.unwrap().msg(),
+            &ServerMsg::Pong { nonce: 1 }
+        );
+        assert_eq!(
+            rx.recv().await.unwrap().msg(),
+            &ServerMsg::Pong { nonce: 2 }
+        );
+        assert_eq!(rx.recv().await.unwrap().msg(), &snapshot(1_000));
+        assert!(rx.try_recv().is_none());
+        assert_eq!(rx.snapshots_replaced(), 999);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_wakes_for_a_snapshot() {
+        let (outbound, mut rx) = Outbound::channel(4);
+        let writer = tokio::spawn(async move { rx.recv().await.map(|m| m.msg().clone()) });
+        tokio::task::yield_now().await;
+        outbound.send_msg(snapshot(7));
+        assert_eq!(writer.await.unwrap(), Some(snapshot(7)));
     }
 }

@@ -122,7 +122,7 @@ pub fn last_words(rx: &mut OutboundRx, reason: ErrorCode) -> Vec<Arc<Outgoing>> 
         return vec![Outgoing::new(ServerMsg::error(reason))];
     }
     let mut last = Vec::new();
-    while let Ok(msg) = rx.rx.try_recv() {
+    while let Some(msg) = rx.try_recv() {
         last.push(msg);
     }
     last

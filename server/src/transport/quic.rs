@@ -168,16 +168,19 @@ async fn read_datagrams(conn: Connection, tx: mpsc::Sender<Incoming>) {
 /// the session is kicked; then sends the last words, finishes the stream,
 /// waits briefly for the peer to receive it, and closes with the reason.
 async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
+    // Its own handle, so that waiting for a kick and for the queue can
+    // borrow separately.
+    let kick = rx.kick.clone();
     let mut chunks: Vec<Bytes> = Vec::with_capacity(2 * WRITE_BATCH);
     let reason = loop {
         tokio::select! {
             biased;
-            reason = rx.kick.kicked() => break reason,
-            next = rx.rx.recv() => {
+            reason = kick.kicked() => break reason,
+            next = rx.recv() => {
                 let Some(first) = next else { return };
                 dispatch(&conn, &mut chunks, &first);
                 for _ in 1..WRITE_BATCH {
-                    let Ok(more) = rx.rx.try_recv() else { break };
+                    let Some(more) = rx.try_recv() else { break };
                     dispatch(&conn, &mut chunks, &more);
                 }
                 if chunks.is_empty() {
@@ -185,7 +188,7 @@ async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
                 }
                 tokio::select! {
                     sent = send.write_all_chunks(&mut chunks) => if sent.is_err() { return },
-                    reason = rx.kick.kicked() => break reason,
+                    reason = kick.kicked() => break reason,
                 }
                 chunks.clear();
             }

@@ -83,15 +83,18 @@ fn message(out: &Outgoing, format: Format) -> Message {
 }
 
 async fn write(mut sink: SplitSink<WebSocket, Message>, mut rx: OutboundRx, format: Format) {
+    // Its own handle, so that waiting for a kick and for the queue can
+    // borrow separately.
+    let kick = rx.kick.clone();
     let reason = loop {
         tokio::select! {
             biased;
-            reason = rx.kick.kicked() => break reason,
-            next = rx.rx.recv() => {
+            reason = kick.kicked() => break reason,
+            next = rx.recv() => {
                 let Some(out) = next else { return };
                 tokio::select! {
                     sent = sink.send(message(&out, format)) => if sent.is_err() { return },
-                    reason = rx.kick.kicked() => break reason,
+                    reason = kick.kicked() => break reason,
                 }
             }
         }
