@@ -12,19 +12,7 @@ use stadium_shared::snapshot::SnapshotBuffer;
 use stadium_shared::{ClientMsg, Event, GameSettings, Input, RoomInfo, ServerMsg, SessionId};
 
 async fn create_arena(client: &mut Client, settings: AsteroidsSettings) -> RoomInfo {
-    let settings = GameSettings::Asteroids(settings);
-    client
-        .send(&ClientMsg::CreateRoom { settings })
-        .await
-        .expect("send create");
-    match next(client, "room created", |m| {
-        matches!(m, ServerMsg::RoomCreated { .. })
-    })
-    .await
-    {
-        ServerMsg::RoomCreated { room } => room,
-        _ => unreachable!("filtered above"),
-    }
+    common::create_room(client, GameSettings::Asteroids(settings)).await
 }
 
 /// What one pilot saw in its match.

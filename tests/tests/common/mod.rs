@@ -95,9 +95,8 @@ pub async fn next_error(client: &mut Client, what: &str) -> ServerMsg {
     next(client, what, |msg| matches!(msg, ServerMsg::Error { .. })).await
 }
 
-/// Creates a trivia room with `settings` and returns its listing.
-pub async fn create_trivia(client: &mut Client, settings: TriviaSettings) -> RoomInfo {
-    let settings = GameSettings::Trivia(settings);
+/// Creates a room for `settings` and returns its listing.
+pub async fn create_room(client: &mut Client, settings: GameSettings) -> RoomInfo {
     client
         .send(&ClientMsg::CreateRoom { settings })
         .await
@@ -110,6 +109,11 @@ pub async fn create_trivia(client: &mut Client, settings: TriviaSettings) -> Roo
         ServerMsg::RoomCreated { room } => room,
         _ => unreachable!("filtered above"),
     }
+}
+
+/// Creates a trivia room with `settings` and returns its listing.
+pub async fn create_trivia(client: &mut Client, settings: TriviaSettings) -> RoomInfo {
+    create_room(client, GameSettings::Trivia(settings)).await
 }
 
 /// Joins the room with `code` as a player and waits to be seated.

@@ -176,17 +176,7 @@ impl AsteroidsGame {
 }
 
 fn check(settings: &AsteroidsSettings) -> Result<(), String> {
-    let field = |name: &str, value: u16, range: std::ops::RangeInclusive<u16>| {
-        if range.contains(&value) {
-            Ok(())
-        } else {
-            Err(format!(
-                "{name} must be in {}..={}, got {value}",
-                range.start(),
-                range.end()
-            ))
-        }
-    };
+    let field = super::check_setting;
     field("max_players", settings.max_players, limits::MAX_PLAYERS)?;
     field("tick_hz", settings.tick_hz, limits::TICK_HZ)?;
     field("match_secs", settings.match_secs, limits::MATCH_SECS)?;

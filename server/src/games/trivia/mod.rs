@@ -253,17 +253,7 @@ impl TriviaGame {
 }
 
 fn check(settings: &TriviaSettings) -> Result<(), String> {
-    let field = |name: &str, value: u16, range: std::ops::RangeInclusive<u16>| {
-        if range.contains(&value) {
-            Ok(())
-        } else {
-            Err(format!(
-                "{name} must be in {}..={}, got {value}",
-                range.start(),
-                range.end()
-            ))
-        }
-    };
+    let field = super::check_setting;
     field("questions", settings.questions, limits::QUESTIONS)?;
     field(
         "question_secs",
