@@ -461,17 +461,19 @@ impl Room {
             return;
         }
         self.closed = true;
+        // Unlisted before anyone is told: a member who hears the room
+        // closed and asks for it again must find it gone.
+        self.info
+            .lock()
+            .expect("room info lock is never poisoned")
+            .state = RoomState::Closed;
+        self.lobby.remove(&self.code);
         for (_, seat) in std::mem::take(&mut self.members) {
             seat.outbound.send_msg(ServerMsg::Left {
                 code: self.code.clone(),
                 reason,
             });
         }
-        self.info
-            .lock()
-            .expect("room info lock is never poisoned")
-            .state = RoomState::Closed;
-        self.lobby.remove(&self.code);
         tracing::debug!(room = %self.code, "room closed");
     }
 

@@ -141,3 +141,133 @@ fn step_due(scheduled: &mut Scheduled) {
         scheduled.due = now + period;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU32;
+
+    use stadium_shared::trivia::pack::Pack;
+    use stadium_shared::{GameKind, Role, RoomCode, RoomState, ServerMsg, SessionId, Tick};
+
+    use super::*;
+    use crate::lobby::Lobby;
+    use crate::room::{Game, GameCommand, Outbox, RoomCommand};
+    use crate::session::outbound::Outbound;
+
+    /// Counts its ticks, and panics on the tick `panic_at` if given.
+    struct Ticker {
+        ticks: Arc<AtomicU32>,
+        panic_at: Option<u32>,
+    }
+
+    impl Game for Ticker {
+        fn kind(&self) -> GameKind {
+            GameKind::Asteroids
+        }
+        fn tick_hz(&self) -> u32 {
+            100
+        }
+        fn max_players(&self) -> u16 {
+            4
+        }
+        fn state(&self) -> RoomState {
+            RoomState::Running
+        }
+        fn player_joined(&mut self, _: SessionId, _: &str) {}
+        fn player_left(&mut self, _: SessionId) {}
+        fn command(&mut self, _: SessionId, _: GameCommand, _: bool, _: &mut Outbox) {}
+        fn step(&mut self, _: Tick, _: Instant, _: &mut Outbox) {
+            let ticks = self.ticks.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.panic_at == Some(ticks) {
+                panic!("a bug in one room's game");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_room_ends_alone_and_tells_its_players() {
+        let lobby = Lobby::new(
+            RoomRunner::start(1),
+            Arc::new(Pack::built_in()),
+            10,
+            Duration::from_secs(60),
+        );
+        let runner = RoomRunner::start(1);
+        let (broken_ticks, healthy_ticks) =
+            (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+        let host = SessionId(1);
+        let room = |code: &str, ticks: &Arc<AtomicU32>, panic_at| {
+            let game = Box::new(Ticker {
+                ticks: ticks.clone(),
+                panic_at,
+            });
+            let code = RoomCode::parse(code).unwrap();
+            Room::new(
+                code,
+                game,
+                host,
+                lobby.clone(),
+                Duration::from_secs(60),
+                Instant::now(),
+            )
+        };
+        let (broken, broken_handle) = room("BRKN", &broken_ticks, Some(20));
+        let (healthy, healthy_handle) = room("GREN", &healthy_ticks, None);
+
+        // A player in each room.
+        let mut players = Vec::new();
+        for handle in [&broken_handle, &healthy_handle] {
+            let (outbound, rx) = Outbound::channel(64);
+            let (reply, _answer) = tokio::sync::oneshot::channel();
+            let join = RoomCommand::Join {
+                session: host,
+                nickname: "Ada".into(),
+                role: Role::Player,
+                outbound,
+                reply,
+            };
+            handle.send(join).unwrap();
+            players.push(rx);
+        }
+        runner.spawn(broken);
+        runner.spawn(healthy);
+
+        let mut broken_player = players.remove(0);
+        let reason = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match broken_player
+                    .recv()
+                    .await
+                    .expect("the room keeps its sender until it ends")
+                    .msg()
+                {
+                    ServerMsg::Left { reason, .. } => return *reason,
+                    _ => continue,
+                }
+            }
+        })
+        .await
+        .expect("the broken room ends");
+        assert_eq!(reason, Some(ErrorCode::RoomFailed));
+        assert_eq!(broken_handle.info().state, RoomState::Closed);
+
+        // The other room on the same thread keeps its tick.
+        let at_failure = healthy_ticks.load(Ordering::SeqCst);
+        tokio::time::timeout(Duration::from_secs(30), async {
+            while healthy_ticks.load(Ordering::SeqCst) < at_failure + 10 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the healthy room goes on ticking");
+        assert_eq!(
+            broken_ticks.load(Ordering::SeqCst),
+            20,
+            "no tick after the panic"
+        );
+        assert_ne!(healthy_handle.info().state, RoomState::Closed);
+        runner.shutdown();
+        lobby.shutdown();
+    }
+}
