@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use clap::builder::BoolishValueParser;
 
 /// Everything an operator can set. Every field has a default that works on
 /// a developer's machine with no further step.
@@ -20,7 +21,7 @@ pub struct Config {
     #[arg(long, env = "STADIUM_QUIC_ADDR", default_value = "127.0.0.1:4433")]
     pub quic_addr: SocketAddr,
 
-    /// TCP address for HTTP: WebSocket at /ws, /healthz, /api/rooms.
+    /// TCP address for HTTP: WebSocket at /ws, /healthz, /api/rooms, /api/cert-hash.
     #[arg(long, env = "STADIUM_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
 
@@ -42,7 +43,7 @@ pub struct Config {
     pub trivia_packs: Vec<PathBuf>,
 
     /// Use only the --trivia-pack files, not the built-in pack.
-    #[arg(long, env = "STADIUM_NO_BUILTIN_PACK")]
+    #[arg(long, env = "STADIUM_NO_BUILTIN_PACK", value_parser = BoolishValueParser::new())]
     pub no_builtin_pack: bool,
 
     /// Simulation threads stepping rooms (0: one per core).
@@ -84,7 +85,7 @@ pub struct Config {
     pub msgs_per_sec: f64,
 
     /// Log as JSON lines instead of human-readable text.
-    #[arg(long, env = "STADIUM_LOG_JSON")]
+    #[arg(long, env = "STADIUM_LOG_JSON", value_parser = BoolishValueParser::new())]
     pub log_json: bool,
 }
 

@@ -170,8 +170,12 @@ fn load_packs(config: &Config) -> anyhow::Result<Pack> {
     for path in &config.trivia_packs {
         let extra = games::trivia::opentdb::load(path)
             .with_context(|| format!("loading trivia pack {}", path.display()))?;
-        tracing::info!(path = %path.display(), questions = extra.questions.len(), "trivia pack loaded");
+        let offered = extra.questions.len();
+        let before = pack.questions.len();
         pack.merge(extra);
+        let added = pack.questions.len() - before;
+        // Questions already present (by text) are skipped, not asked twice.
+        tracing::info!(path = %path.display(), offered, added, "trivia pack loaded");
     }
     anyhow::ensure!(
         !pack.questions.is_empty(),

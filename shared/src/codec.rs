@@ -44,6 +44,17 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// What went wrong, without the words the error code's own message
+    /// already says.
+    pub fn detail(&self) -> String {
+        match self {
+            DecodeError::TooLarge { len, max } => format!("{len} bytes, at most {max}"),
+            DecodeError::Malformed(why) => why.clone(),
+            DecodeError::TrailingBytes(n) => format!("{n} trailing bytes after the message"),
+            DecodeError::InvalidInput(why) => (*why).to_owned(),
+        }
+    }
+
     /// The error code reported to the sender.
     pub fn code(&self) -> ErrorCode {
         match self {

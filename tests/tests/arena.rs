@@ -178,3 +178,70 @@ async fn c10_joining_after_everyone_left_gets_a_full_snapshot_of_the_present() {
     }
     server.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c05_invalid_inputs_are_refused_and_nothing_moves_because_of_them() {
+    use stadium_shared::ErrorCode;
+    use stadium_shared::codec::{self, Format};
+
+    let server = common::start().await;
+    for wire in Wire::ALL {
+        let (mut pilot, me) = connect(&server, wire, "Floaty").await;
+        let settings = AsteroidsSettings {
+            rocks_per_wave: 0,
+            ..Default::default()
+        };
+        let room = create_arena(&mut pilot, settings).await;
+        join(&mut pilot, room.code.as_str()).await;
+        let snapshot = first_snapshot(&mut pilot).await;
+        let state = SnapshotBuffer::new(1)
+            .receive(&snapshot)
+            .expect("the first is full")
+            .clone();
+        let before = state
+            .ships()
+            .find(|(_, s)| s.owner == me)
+            .expect("seated")
+            .1
+            .body;
+
+        let json = pilot.sender().format() == Format::Json;
+        for turn in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, 1.5, -1.01] {
+            if json && !turn.is_finite() {
+                continue; // JSON cannot spell these; they are refused as malformed.
+            }
+            let input = ClientMsg::Input(Input {
+                seq: 1,
+                turn,
+                thrust: true,
+                fire: true,
+            });
+            let bytes = codec::encode(&input, pilot.sender().format());
+            pilot
+                .sender()
+                .send_raw_reliable(&bytes)
+                .await
+                .expect("send");
+            let error = next(&mut pilot, "refusal", |m| {
+                matches!(m, ServerMsg::Error { .. })
+            })
+            .await;
+            let ServerMsg::Error { code, .. } = error else {
+                unreachable!()
+            };
+            assert_eq!(code, ErrorCode::InvalidInput, "{wire:?} turn {turn}");
+        }
+        // Every refusal arrived, so the room has had its chance to apply
+        // them; a few more ticks, and the ship has not moved an inch.
+        let mut buffer = SnapshotBuffer::new(64);
+        for _ in 0..10 {
+            let snapshot = first_snapshot(&mut pilot).await;
+            let state = buffer.receive(&snapshot).expect("never acked: full");
+            let (_, ship) = state.ships().find(|(_, s)| s.owner == me).expect("seated");
+            assert_eq!(snapshot.last_input, 0, "no input was applied");
+            assert_eq!(ship.body, before, "{wire:?}");
+        }
+        pilot.sender().close().await;
+    }
+    server.shutdown(Duration::from_secs(2)).await;
+}

@@ -97,6 +97,9 @@ async fn c02_a_valid_message_followed_by_junk_is_refused_and_the_room_plays_on()
             .expect("send junk");
         let error = next_error(&mut a, "protocol error").await;
         assert_eq!(code_of(&error), ErrorCode::Malformed, "{wire:?}");
+        // The whole frame was refused: its valid first message was not run.
+        let answered = |m: &ServerMsg| matches!(m, ServerMsg::Pong { nonce: 1 });
+        assert!(!ping(&mut a, 3).await.iter().any(answered), "{wire:?}");
 
         // Neither the sender nor its room is harmed: both answer, both see
         // the reveal.
@@ -277,6 +280,7 @@ async fn c08_leave_leave_disconnect_is_harmless_and_announced_once() {
 async fn c09_a_room_nobody_joins_closes_after_the_grace_period() {
     let server = common::start_with(|config| config.empty_room_secs = 0.3).await;
     let (mut client, _) = connect(&server, Wire::Quic, "Creator").await;
+    let created = std::time::Instant::now();
     let room = create_trivia(&mut client, quick_trivia(1, 2)).await;
     assert_eq!(server.state().lobby.room_count(), 1);
     let closed = Event::RoomClosed {
@@ -288,6 +292,13 @@ async fn c09_a_room_nobody_joins_closes_after_the_grace_period() {
         |m| matches!(m, ServerMsg::Event { channel: Channel::Lobby, event } if *event == closed),
     )
     .await;
+    // Not before the grace period: an early close would strand a creator
+    // on its way in.
+    assert!(
+        created.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        created.elapsed()
+    );
     assert_eq!(server.state().lobby.room_count(), 0);
     let rooms = reqwest::get(format!("http://{}/api/rooms", server.http_addr()))
         .await
@@ -394,7 +405,6 @@ async fn raw_json_socket(
 async fn c23_the_correct_answer_appears_nowhere_before_the_reveal() {
     let server = common::start().await;
     let (mut host, _) = connect(&server, Wire::Quic, "Host").await;
-    // The host never answers: the question stays open until its deadline.
     let settings = TriviaSettings {
         question_secs: 2,
         ..quick_trivia(3, 2)
@@ -418,6 +428,37 @@ async fn c23_the_correct_answer_appears_nowhere_before_the_reveal() {
     }))
     .await
     .expect("join");
+
+    // The host answers right as soon as it can: were anyone's answer or
+    // its judgement leaked, the spy would see it before the reveal.
+    let host_answers = tokio::spawn(async move {
+        let pack = Pack::built_in();
+        let question = next(&mut host, "host's question", is_question).await;
+        let ServerMsg::Event {
+            event:
+                Event::Trivia(TriviaEvent::Question {
+                    index,
+                    text,
+                    choices,
+                    ..
+                }),
+            ..
+        } = question
+        else {
+            unreachable!("filtered above")
+        };
+        let right = choices
+            .iter()
+            .position(|c| Some(c.as_str()) == pack.answer_to(&text));
+        let choice = right.expect("the right answer is offered") as u8;
+        host.send(&ClientMsg::Answer {
+            question: index,
+            choice,
+        })
+        .await
+        .expect("answer");
+        next(&mut host, "host's reveal", is_reveal).await;
+    });
 
     // Record every frame the spy receives until the first reveal; the spy
     // answers each question so that the server has something to judge.
@@ -465,7 +506,14 @@ async fn c23_the_correct_answer_appears_nowhere_before_the_reveal() {
         recorded.push(text);
     }
     assert_eq!(questions, 1);
+    within("the host sees the reveal", host_answers)
+        .await
+        .expect("host task");
     for text in &recorded {
+        for key in ["choice", "results", "scoreboard"] {
+            let value: serde_json::Value = serde_json::from_str(text).expect("JSON");
+            assert!(!has_key(&value, key), "{key} before the reveal: {text}");
+        }
         let value: serde_json::Value = serde_json::from_str(text).expect("JSON");
         assert!(
             !has_key(&value, "correct"),

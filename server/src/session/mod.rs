@@ -221,7 +221,7 @@ impl Session {
 
     /// Reports a message that could not be decoded.
     pub fn decode_failed(&mut self, err: &DecodeError) -> Flow {
-        self.refuse(err.code(), err)
+        self.refuse(err.code(), err.detail())
     }
 
     fn refuse(&mut self, code: ErrorCode, detail: impl std::fmt::Display) -> Flow {
@@ -280,6 +280,9 @@ impl Session {
         // (answers, inputs, a leave, the drop's leave) is queued after the
         // join, so the room sees them in order.
         self.room = Some(handle);
+        // Lobby news stops now, not when the room answers: the room's own
+        // listing change would otherwise reach its new member.
+        self.state.lobby.unsubscribe(self.id);
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
         self.joining = Some(PendingJoin {
             answer,
@@ -307,9 +310,10 @@ impl Session {
             return;
         };
         let Err(code) = result else {
-            return self.state.lobby.unsubscribe(self.id);
+            return;
         };
         self.room = None;
+        self.state.lobby.subscribe(self.id, self.outbound.clone());
         let missed = matches!(code, ErrorCode::RoomFull | ErrorCode::RoomNotFound);
         match pending.quick {
             // A room found open may fill or close before the join lands.
@@ -320,6 +324,10 @@ impl Session {
     }
 
     fn quick_join(&mut self, game: GameKind, tries: u8) {
+        // Checked before a room is opened for a session that cannot sit in it.
+        if self.current_room().is_some() {
+            return self.reply(ServerMsg::error(ErrorCode::AlreadyInRoom));
+        }
         let handle = match self.state.lobby.open_room(game) {
             Some(handle) => handle,
             None => {

@@ -57,7 +57,7 @@ pub async fn serve<R: Reader>(
         Ok(Incoming::Closed) => return writer.abort(),
         Err(_) => return finish(outbound, ErrorCode::HelloRequired, writer).await,
     };
-    let mut session = match first.map_err(|err| Refusal::with(err.code(), &err)) {
+    let mut session = match first.map_err(|err| Refusal::with(err.code(), err.detail())) {
         Ok(msg) => match Session::greet(&state, msg, outbound.clone()) {
             Ok(session) => session,
             Err(refusal) => return refuse(outbound, refusal, writer).await,

@@ -32,6 +32,15 @@ use systems::{
 /// default 30 Hz, longer than any acknowledgement worth waiting for.
 pub const HISTORY: usize = 64;
 
+/// What a seated player was sent and acknowledged.
+#[derive(Debug, Default, Clone, Copy)]
+struct Acks {
+    /// The first tick sent to this seat.
+    first_sent: Option<Tick>,
+    /// The newest tick acknowledged.
+    newest: Option<Tick>,
+}
+
 /// Limits on what a room creator may ask for.
 pub mod limits {
     use std::ops::RangeInclusive;
@@ -52,8 +61,8 @@ pub struct AsteroidsGame {
     schedule: Schedule,
     /// Recent states, oldest first.
     history: VecDeque<(Tick, Arc<ArenaState>)>,
-    /// Players and the newest tick each acknowledged.
-    acks: BTreeMap<SessionId, Option<Tick>>,
+    /// Players and what each was sent and acknowledged.
+    acks: BTreeMap<SessionId, Acks>,
     /// The tick last stepped.
     tick: Option<Tick>,
 }
@@ -151,7 +160,7 @@ impl AsteroidsGame {
     }
 
     fn snapshot_for(&self, session: SessionId, tick: Tick) -> Snapshot {
-        let ack = self.acks.get(&session).copied().flatten();
+        let ack = self.acks.get(&session).and_then(|acks| acks.newest);
         let last_input = self.world.resource::<Controls>().last_applied(session);
         let state = &self
             .history
@@ -163,14 +172,18 @@ impl AsteroidsGame {
 
     fn acknowledge(&mut self, session: SessionId, tick: Tick) {
         let current = self.tick;
-        let Some(ack) = self.acks.get_mut(&session) else {
+        let Some(acks) = self.acks.get_mut(&session) else {
             return;
         };
-        // An ack for a tick not yet sent is a lie or a bug; an older one
-        // than held arrived out of order. Neither moves the baseline.
-        let sent = current.is_some_and(|now| tick <= now);
-        if sent && ack.is_none_or(|held| tick > held) {
-            *ack = Some(tick);
+        // Only a tick sent to this seat can be a baseline: an ack for a
+        // tick not yet sent is a lie or a bug, one from before the player
+        // sat down (a late datagram from an earlier seat) names a state the
+        // client no longer holds, and one older than held arrived out of
+        // order. None of them moves the baseline.
+        let sent = acks.first_sent.is_some_and(|first| tick >= first)
+            && current.is_some_and(|now| tick <= now);
+        if sent && acks.newest.is_none_or(|held| tick > held) {
+            acks.newest = Some(tick);
         }
     }
 }
@@ -215,7 +228,14 @@ impl Game for AsteroidsGame {
             .resource_mut::<Arrivals>()
             .0
             .push(Arrival::Join { session, nickname });
-        self.acks.insert(session, None);
+        self.acks.insert(session, Acks::default());
+        // Controls exist from the join, so inputs sent right after it
+        // count even before the ship is seated at the next tick.
+        self.world
+            .resource_mut::<Controls>()
+            .players
+            .entry(session)
+            .or_default();
     }
 
     fn player_left(&mut self, session: SessionId) {
@@ -264,6 +284,9 @@ impl Game for AsteroidsGame {
         for session in players {
             let snapshot = self.snapshot_for(session, tick);
             out.to(session, ServerMsg::Snapshot(snapshot));
+            if let Some(acks) = self.acks.get_mut(&session) {
+                acks.first_sent.get_or_insert(tick);
+            }
         }
     }
 }
@@ -468,8 +491,45 @@ mod tests {
     }
 
     #[test]
-    fn deltas_keep_working_across_the_tick_wrap() {
+    fn acks_from_before_a_seat_or_from_the_future_are_ignored() {
         let mut game = running(4, 1);
+        let me = SessionId(1);
+        for t in 2..10 {
+            step(&mut game, Tick(t));
+        }
+        game.player_left(me);
+        step(&mut game, Tick(10));
+        game.player_joined(me, "again");
+        step(&mut game, Tick(11));
+        // Ticks 5 (sent to the earlier seat) and 12 (not sent yet).
+        for tick in [5, 12] {
+            game.command(
+                me,
+                GameCommand::Ack(Tick(tick)),
+                false,
+                &mut Outbox::default(),
+            );
+            assert_eq!(
+                game.snapshot_for(me, Tick(11)).baseline,
+                None,
+                "ack of {tick}"
+            );
+        }
+        game.command(
+            me,
+            GameCommand::Ack(Tick(11)),
+            false,
+            &mut Outbox::default(),
+        );
+        step(&mut game, Tick(12));
+        assert_eq!(game.snapshot_for(me, Tick(12)).baseline, Some(Tick(11)));
+    }
+
+    #[test]
+    fn deltas_keep_working_across_the_tick_wrap() {
+        // A room whose counter starts just before the wrap.
+        let mut game = AsteroidsGame::new(settings(4), 0).unwrap();
+        game.player_joined(SessionId(1), "p1");
         let me = SessionId(1);
         let mut held: BTreeMap<u32, ArenaState> = BTreeMap::new();
         let start = u32::MAX - 20;

@@ -321,7 +321,7 @@ fn seat_players(
                     .spawn((Net(ids.take()), Kinematics(motion), ship))
                     .id();
                 seats.0.insert(session, entity);
-                controls.players.insert(session, PlayerControls::default());
+                controls.players.entry(session).or_default();
             }
             Arrival::Leave { session } => {
                 if let Some(entity) = seats.0.remove(&session) {
