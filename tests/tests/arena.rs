@@ -245,3 +245,63 @@ async fn c05_invalid_inputs_are_refused_and_nothing_moves_because_of_them() {
     }
     server.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spectators_watch_full_snapshots_and_cannot_fly() {
+    use stadium_shared::ErrorCode;
+
+    let server = common::start().await;
+    let (mut pilot, pilot_id) = connect(&server, Wire::Quic, "Pilot").await;
+    let room = create_arena(&mut pilot, AsteroidsSettings::default()).await;
+    join(&mut pilot, room.code.as_str()).await;
+    let (mut watcher, watcher_id) = connect(&server, Wire::WsJson, "Watcher").await;
+    let watch = ClientMsg::JoinRoom {
+        code: room.code.to_string(),
+        spectate: true,
+    };
+    watcher.send(&watch).await.expect("send join");
+    let joined = next(&mut watcher, "joined", |m| {
+        matches!(m, ServerMsg::Joined { .. })
+    })
+    .await;
+    assert!(matches!(
+        joined,
+        ServerMsg::Joined {
+            role: stadium_shared::Role::Spectator,
+            ..
+        }
+    ));
+
+    for _ in 0..5 {
+        let snapshot = first_snapshot(&mut watcher).await;
+        assert_eq!(snapshot.baseline, None, "spectators acknowledge nothing");
+        let state = SnapshotBuffer::new(1)
+            .receive(&snapshot)
+            .expect("full")
+            .clone();
+        assert!(state.ships().any(|(_, s)| s.owner == pilot_id));
+        assert!(
+            !state.ships().any(|(_, s)| s.owner == watcher_id),
+            "a spectator has no ship"
+        );
+    }
+    let input = ClientMsg::Input(Input {
+        seq: 1,
+        turn: 1.0,
+        thrust: true,
+        fire: true,
+    });
+    watcher.send(&input).await.expect("send input");
+    let refusal = next(&mut watcher, "refusal", |m| {
+        matches!(m, ServerMsg::Error { .. })
+    })
+    .await;
+    assert!(matches!(
+        refusal,
+        ServerMsg::Error {
+            code: ErrorCode::SpectatorCannotPlay,
+            ..
+        }
+    ));
+    server.shutdown(Duration::from_secs(2)).await;
+}

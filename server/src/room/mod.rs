@@ -136,6 +136,11 @@ pub trait Game: Send {
     );
     /// Advances the simulation by one tick.
     fn step(&mut self, tick: Tick, now: Instant, out: &mut Outbox);
+    /// What spectators see of the tick just stepped: one message for all
+    /// of them, or `None` for games with nothing to show between events.
+    fn spectator_view(&self, _tick: Tick) -> Option<ServerMsg> {
+        None
+    }
 }
 
 /// How sessions reach a room: its code, its listing and its queue.
@@ -264,8 +269,26 @@ impl Room {
         self.game.step(self.tick, now, &mut out);
         self.deliver(&mut out);
         self.outbox = out;
+        self.show_spectators();
         self.drop_disconnected();
         self.update_lifecycle(now);
+    }
+
+    /// Sends every spectator the same view of this tick, built and encoded
+    /// once (per wire format) however many watch.
+    fn show_spectators(&self) {
+        let mut spectators =
+            self.members.values().filter(|seat| seat.role == Role::Spectator).peekable();
+        if spectators.peek().is_none() {
+            return;
+        }
+        let Some(view) = self.game.spectator_view(self.tick) else {
+            return;
+        };
+        let view = Outgoing::new(view);
+        for seat in spectators {
+            seat.outbound.send(view.clone());
+        }
     }
 
     fn apply(&mut self, command: RoomCommand) {

@@ -269,6 +269,12 @@ impl Game for AsteroidsGame {
         }
     }
 
+    /// Spectators acknowledge nothing, so they share one full snapshot.
+    fn spectator_view(&self, tick: Tick) -> Option<ServerMsg> {
+        let (_, state) = self.history.back()?;
+        Some(ServerMsg::Snapshot(state.snapshot(tick, None, 0)))
+    }
+
     fn step(&mut self, tick: Tick, _now: Instant, out: &mut Outbox) {
         self.schedule.run(&mut self.world);
         self.world.clear_trackers();
