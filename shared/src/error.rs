@@ -107,6 +107,9 @@ error_codes! {
     RoomFailed = 6002, "room failed";
 }
 
+/// The longest detail a refusal carries, in characters.
+pub const MAX_DETAIL_CHARS: usize = 160;
+
 /// A refused request: the code and a readable message, as carried by
 /// [`ServerMsg::Error`](crate::ServerMsg::Error).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -128,7 +131,16 @@ impl Refusal {
     }
 
     /// A refusal with more detail than the code's text.
+    ///
+    /// Details often quote what the client sent; they are cut to
+    /// [`MAX_DETAIL_CHARS`] so that a refusal is never larger than a few
+    /// hundred bytes, whatever the request was.
     pub fn with(code: ErrorCode, detail: impl std::fmt::Display) -> Self {
+        let mut detail = detail.to_string();
+        if let Some((cut, _)) = detail.char_indices().nth(MAX_DETAIL_CHARS) {
+            detail.truncate(cut);
+            detail.push('…');
+        }
         Self {
             code,
             message: format!("{}: {detail}", code.message()),
@@ -160,6 +172,15 @@ impl std::fmt::Display for ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_quote_at_most_a_bounded_detail() {
+        let huge = "é".repeat(100_000);
+        let refusal = Refusal::with(ErrorCode::RoomNotFound, &huge);
+        assert!(refusal.message.starts_with("room not found: éé"));
+        assert_eq!(refusal.message.chars().count(), "room not found: ".len() + MAX_DETAIL_CHARS + 1);
+        assert_eq!(Refusal::with(ErrorCode::Malformed, "short").message, "malformed message: short");
+    }
 
     #[test]
     fn codes_round_trip_through_their_numbers() {

@@ -281,10 +281,7 @@ impl ServerMsg {
 
     /// An error message with more detail than the code's text.
     pub fn error_with(code: ErrorCode, detail: impl std::fmt::Display) -> Self {
-        Self::Error {
-            code,
-            message: format!("{}: {detail}", code.message()),
-        }
+        crate::error::Refusal::with(code, detail).into()
     }
 }
 

@@ -180,6 +180,19 @@ async fn an_unknown_room_code_gets_room_not_found() {
                 "{code:?}: {error:?}"
             );
         }
+        // A refusal quotes what it refuses only briefly: a 50 KB code must
+        // not come back as a 50 KB error, to this client or into its queue.
+        let huge = "Z".repeat(50_000);
+        let join = ClientMsg::JoinRoom {
+            code: huge,
+            spectate: false,
+        };
+        client.send(&join).await.expect("send huge join");
+        let ServerMsg::Error { code, message } = next_error(&mut client, "refusal").await else {
+            unreachable!()
+        };
+        assert_eq!(code, ErrorCode::RoomNotFound);
+        assert!(message.len() < 400, "{} bytes", message.len());
     }
     still_serving(&server).await;
     server.shutdown(Duration::from_secs(2)).await;

@@ -35,6 +35,9 @@ pub const MAX_STRIKES: u32 = 50;
 /// How long a session waits for a room to answer a join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Rooms a `list_rooms` reply names at most; `/api/rooms` lists them all.
+pub const MAX_LISTED_ROOMS: usize = 256;
+
 /// Rooms a quick join tries before giving up.
 const QUICK_JOIN_TRIES: u8 = 2;
 
@@ -179,9 +182,11 @@ impl Session {
         match msg {
             ClientMsg::Hello { .. } => return self.refuse(ErrorCode::AlreadyGreeted, ""),
             ClientMsg::Ping { nonce } => self.reply(ServerMsg::Pong { nonce }),
-            ClientMsg::ListRooms => self.reply(ServerMsg::RoomList {
-                rooms: self.state.lobby.list(),
-            }),
+            ClientMsg::ListRooms => {
+                // Bounded so that the reply always fits in one frame.
+                let rooms = self.state.lobby.list().into_iter().take(MAX_LISTED_ROOMS).collect();
+                self.reply(ServerMsg::RoomList { rooms })
+            }
             ClientMsg::CreateRoom { settings } => {
                 match self.state.lobby.create(settings, self.id) {
                     Ok(room) => self.reply(ServerMsg::RoomCreated { room }),
