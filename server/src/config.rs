@@ -54,6 +54,10 @@ pub struct Config {
     #[arg(long, env = "STADIUM_MAX_ROOMS", default_value_t = 5_000)]
     pub max_rooms: usize,
 
+    /// Most rooms one session may have open at once.
+    #[arg(long, env = "STADIUM_MAX_ROOMS_PER_SESSION", default_value_t = 4)]
+    pub max_rooms_per_session: usize,
+
     /// Most connected sessions.
     #[arg(long, env = "STADIUM_MAX_SESSIONS", default_value_t = 20_000)]
     pub max_sessions: usize,

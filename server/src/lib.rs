@@ -75,7 +75,11 @@ impl Server {
             n => n,
         };
         let runner = RoomRunner::start(threads);
-        let lobby = Lobby::new(runner, pack, config.max_rooms, config.empty_room_grace());
+        let limits = lobby::RoomLimits {
+            total: config.max_rooms,
+            per_session: config.max_rooms_per_session,
+        };
+        let lobby = Lobby::new(runner, pack, limits, config.empty_room_grace());
         let state = ServerState::new(config, lobby, identity.sha256.clone());
 
         tokio::spawn(transport::quic::listen(state.clone(), endpoint.clone()));

@@ -24,9 +24,19 @@ pub struct Lobby {
     subscribers: Mutex<HashMap<SessionId, Outbound>>,
     runner: RoomRunner,
     trivia_pack: Arc<Pack>,
-    max_rooms: usize,
+    limits: RoomLimits,
     empty_grace: Duration,
     me: Weak<Lobby>,
+}
+
+/// How many rooms may be open.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomLimits {
+    /// In all.
+    pub total: usize,
+    /// Opened by one session: each room costs simulation time on the
+    /// shared threads, so one client must not be able to open them all.
+    pub per_session: usize,
 }
 
 impl Lobby {
@@ -34,7 +44,7 @@ impl Lobby {
     pub fn new(
         runner: RoomRunner,
         trivia_pack: Arc<Pack>,
-        max_rooms: usize,
+        limits: RoomLimits,
         empty_grace: Duration,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Lobby {
@@ -42,7 +52,7 @@ impl Lobby {
             subscribers: Mutex::new(HashMap::new()),
             runner,
             trivia_pack,
-            max_rooms,
+            limits,
             empty_grace,
             me: me.clone(),
         })
@@ -65,8 +75,13 @@ impl Lobby {
             .upgrade()
             .expect("the lobby outlives its rooms' creation");
         let mut rooms = self.rooms.lock().expect("lobby lock is never poisoned");
-        if rooms.len() >= self.max_rooms {
+        if rooms.len() >= self.limits.total {
             return Err(Refusal::new(ErrorCode::TooManyRooms));
+        }
+        let own = rooms.values().filter(|room| room.creator == host).count();
+        if own >= self.limits.per_session {
+            let detail = format!("a session may have {} rooms open", self.limits.per_session);
+            return Err(Refusal::with(ErrorCode::TooManyRooms, detail));
         }
         let code = loop {
             let code = random_code();

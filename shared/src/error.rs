@@ -178,8 +178,14 @@ mod tests {
         let huge = "é".repeat(100_000);
         let refusal = Refusal::with(ErrorCode::RoomNotFound, &huge);
         assert!(refusal.message.starts_with("room not found: éé"));
-        assert_eq!(refusal.message.chars().count(), "room not found: ".len() + MAX_DETAIL_CHARS + 1);
-        assert_eq!(Refusal::with(ErrorCode::Malformed, "short").message, "malformed message: short");
+        assert_eq!(
+            refusal.message.chars().count(),
+            "room not found: ".len() + MAX_DETAIL_CHARS + 1
+        );
+        assert_eq!(
+            Refusal::with(ErrorCode::Malformed, "short").message,
+            "malformed message: short"
+        );
     }
 
     #[test]

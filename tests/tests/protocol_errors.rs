@@ -197,3 +197,36 @@ async fn an_unknown_room_code_gets_room_not_found() {
     still_serving(&server).await;
     server.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_session_cannot_open_rooms_without_end() {
+    use stadium_shared::GameSettings;
+    use stadium_shared::asteroids::AsteroidsSettings;
+
+    let server = common::start_with(|config| config.max_rooms_per_session = 3).await;
+    let (mut client, _) = connect(&server, Wire::Quic, "Opener").await;
+    for _ in 0..3 {
+        common::create_trivia(&mut client, common::quick_trivia(1, 2)).await;
+    }
+    let settings = GameSettings::Asteroids(AsteroidsSettings::default());
+    client
+        .send(&ClientMsg::CreateRoom { settings })
+        .await
+        .expect("send create");
+    let error = next_error(&mut client, "fourth room refused").await;
+    assert!(
+        matches!(
+            error,
+            ServerMsg::Error {
+                code: ErrorCode::TooManyRooms,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(server.state().lobby.room_count(), 3);
+    // Another session still may.
+    let (mut other, _) = connect(&server, Wire::WsJson, "Other").await;
+    common::create_trivia(&mut other, common::quick_trivia(1, 2)).await;
+    server.shutdown(Duration::from_secs(2)).await;
+}

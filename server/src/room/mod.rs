@@ -150,6 +150,8 @@ pub struct RoomHandle {
     pub code: RoomCode,
     /// The room's current listing, kept up to date by the room.
     pub info: Arc<Mutex<RoomInfo>>,
+    /// The session that opened it.
+    pub creator: SessionId,
     commands: SyncSender<RoomCommand>,
 }
 
@@ -223,6 +225,7 @@ impl Room {
         let handle = RoomHandle {
             code: code.clone(),
             info: info.clone(),
+            creator: host,
             commands: tx,
         };
         let room = Room {
@@ -277,8 +280,11 @@ impl Room {
     /// Sends every spectator the same view of this tick, built and encoded
     /// once (per wire format) however many watch.
     fn show_spectators(&self) {
-        let mut spectators =
-            self.members.values().filter(|seat| seat.role == Role::Spectator).peekable();
+        let mut spectators = self
+            .members
+            .values()
+            .filter(|seat| seat.role == Role::Spectator)
+            .peekable();
         if spectators.peek().is_none() {
             return;
         }

@@ -187,10 +187,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_room_ends_alone_and_tells_its_players() {
+        let limits = crate::lobby::RoomLimits {
+            total: 10,
+            per_session: 10,
+        };
         let lobby = Lobby::new(
             RoomRunner::start(1),
             Arc::new(Pack::built_in()),
-            10,
+            limits,
             Duration::from_secs(60),
         );
         let runner = RoomRunner::start(1);

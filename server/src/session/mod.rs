@@ -184,7 +184,13 @@ impl Session {
             ClientMsg::Ping { nonce } => self.reply(ServerMsg::Pong { nonce }),
             ClientMsg::ListRooms => {
                 // Bounded so that the reply always fits in one frame.
-                let rooms = self.state.lobby.list().into_iter().take(MAX_LISTED_ROOMS).collect();
+                let rooms = self
+                    .state
+                    .lobby
+                    .list()
+                    .into_iter()
+                    .take(MAX_LISTED_ROOMS)
+                    .collect();
                 self.reply(ServerMsg::RoomList { rooms })
             }
             ClientMsg::CreateRoom { settings } => {
