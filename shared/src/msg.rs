@@ -29,7 +29,7 @@ pub enum ClientMsg {
     /// Ask for the list of open rooms.
     ListRooms,
     /// Open a new room; the server answers [`ServerMsg::RoomCreated`]. The
-    /// creator is the room's host but still has to join it.
+    /// creator still has to join it; the first player to join hosts it.
     CreateRoom {
         /// The game and its settings.
         settings: GameSettings,

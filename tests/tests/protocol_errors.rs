@@ -230,3 +230,42 @@ async fn one_session_cannot_open_rooms_without_end() {
     common::create_trivia(&mut other, common::quick_trivia(1, 2)).await;
     server.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_player_hosts_a_room_whose_creator_stays_away() {
+    let server = common::start().await;
+    let (mut creator, _) = connect(&server, Wire::Quic, "Creator").await;
+    let room = common::create_trivia(&mut creator, common::quick_trivia(1, 4)).await;
+    let (mut player, player_id) = connect(&server, Wire::WsJson, "Player").await;
+    let join = ClientMsg::JoinRoom {
+        code: room.code.to_string(),
+        spectate: false,
+    };
+    player.send(&join).await.expect("send join");
+    let joined = common::next(&mut player, "joined", |m| {
+        matches!(m, ServerMsg::Joined { .. })
+    })
+    .await;
+    let ServerMsg::Joined { host, .. } = joined else {
+        unreachable!()
+    };
+    assert_eq!(host, Some(player_id));
+    // As host it may start the match.
+    player
+        .send(&ClientMsg::StartMatch)
+        .await
+        .expect("send start");
+    let started = common::next(&mut player, "start", |m| match m {
+        ServerMsg::Event { event, .. } => {
+            matches!(
+                event,
+                stadium_shared::Event::Trivia(stadium_shared::TriviaEvent::MatchStarted { .. })
+            )
+        }
+        ServerMsg::Error { .. } => true,
+        _ => false,
+    })
+    .await;
+    assert!(matches!(started, ServerMsg::Event { .. }), "{started:?}");
+    server.shutdown(Duration::from_secs(2)).await;
+}

@@ -24,7 +24,17 @@ use crate::lobby::Lobby;
 use crate::session::outbound::{Outbound, Outgoing};
 
 /// Commands a room's queue holds; at most this many wait between ticks.
-pub const COMMAND_QUEUE: usize = 4096;
+/// A full room of players sending inputs and acknowledgements fills a few
+/// dozen per tick; the queue is allocated up front, so it stays modest.
+pub const COMMAND_QUEUE: usize = 1024;
+
+/// Chat lines a room broadcasts per tick; more are refused to their
+/// senders. Every line reaches every member's queue, so many members each
+/// within their own rate could otherwise fill everyone's queue at once.
+pub const CHAT_PER_TICK: u32 = 16;
+
+/// Spectators one room admits: each is in every broadcast and listing.
+pub const MAX_SPECTATORS: usize = 64;
 
 /// A request from a session to a room.
 #[derive(Debug)]
@@ -198,6 +208,8 @@ pub struct Room {
     empty_grace: Duration,
     closed: bool,
     outbox: Outbox,
+    /// Chat lines broadcast this tick.
+    chat_this_tick: u32,
 }
 
 impl Room {
@@ -233,7 +245,8 @@ impl Room {
             game,
             commands: rx,
             members: BTreeMap::new(),
-            host: Some(host),
+            // The creator becomes host by joining as the first player.
+            host: None,
             info,
             listed,
             lobby,
@@ -243,6 +256,7 @@ impl Room {
             empty_grace,
             closed: false,
             outbox: Outbox::default(),
+            chat_this_tick: 0,
         };
         (room, handle)
     }
@@ -264,6 +278,7 @@ impl Room {
 
     /// One tick: commands, simulation, delivery, lifecycle.
     pub fn tick(&mut self, now: Instant) {
+        self.chat_this_tick = 0;
         while let Ok(command) = self.commands.try_recv() {
             self.apply(command);
         }
@@ -313,7 +328,18 @@ impl Room {
             }
             RoomCommand::Leave { session } => self.leave(session, None),
             RoomCommand::Chat { session, text } => {
+                if self.chat_this_tick >= CHAT_PER_TICK {
+                    if let Some(seat) = self.members.get(&session) {
+                        let busy = ServerMsg::error_with(
+                            ErrorCode::RateLimited,
+                            "the room's chat is busy",
+                        );
+                        seat.outbound.send_msg(busy);
+                    }
+                    return;
+                }
                 if let Some(seat) = self.members.get(&session) {
+                    self.chat_this_tick += 1;
                     let event = Event::Chat {
                         from: session,
                         nickname: seat.nickname.clone(),
@@ -354,6 +380,10 @@ impl Room {
             return Err(ErrorCode::AlreadyInRoom);
         }
         if role == Role::Player && self.player_count() >= usize::from(self.game.max_players()) {
+            return Err(ErrorCode::RoomFull);
+        }
+        let spectators = self.members.len() - self.player_count();
+        if role == Role::Spectator && spectators >= MAX_SPECTATORS {
             return Err(ErrorCode::RoomFull);
         }
         let member = Member {

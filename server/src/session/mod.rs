@@ -38,6 +38,10 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rooms a `list_rooms` reply names at most; `/api/rooms` lists them all.
 pub const MAX_LISTED_ROOMS: usize = 256;
 
+/// Room actions (join, leave, create, list) per second, and their burst.
+const ROOM_ACTIONS_PER_SEC: f64 = 2.0;
+const ROOM_ACTIONS_BURST: f64 = 8.0;
+
 /// Rooms a quick join tries before giving up.
 const QUICK_JOIN_TRIES: u8 = 2;
 
@@ -112,8 +116,13 @@ pub struct Session {
     outbound: Outbound,
     room: Option<RoomHandle>,
     joining: Option<PendingJoin>,
+    /// How the session takes part in its room, or asked to.
+    role: Role,
     messages: TokenBucket,
     chat: TokenBucket,
+    /// Joins, leaves, creates and listings: each reaches many others
+    /// (presence, the lobby), so they have a budget of their own.
+    room_actions: TokenBucket,
     strikes: u32,
 }
 
@@ -157,6 +166,8 @@ impl Session {
             joining: None,
             messages: TokenBucket::new(config.msgs_per_sec, config.msgs_per_sec * 2.0),
             chat: TokenBucket::new(config.chat_per_sec, 5.0),
+            room_actions: TokenBucket::new(ROOM_ACTIONS_PER_SEC, ROOM_ACTIONS_BURST),
+            role: Role::Player,
             strikes: 0,
         };
         outbound.send_msg(ServerMsg::Welcome {
@@ -178,6 +189,17 @@ impl Session {
     pub fn handle(&mut self, msg: ClientMsg, received_at: Instant) -> Flow {
         if !self.messages.take(received_at) {
             return self.refuse(ErrorCode::RateLimited, "too many messages per second");
+        }
+        let room_action = matches!(
+            msg,
+            ClientMsg::ListRooms
+                | ClientMsg::CreateRoom { .. }
+                | ClientMsg::JoinRoom { .. }
+                | ClientMsg::QuickJoin { .. }
+                | ClientMsg::LeaveRoom
+        );
+        if room_action && !self.room_actions.take(received_at) {
+            return self.refuse(ErrorCode::RateLimited, "too many room changes per second");
         }
         match msg {
             ClientMsg::Hello { .. } => return self.refuse(ErrorCode::AlreadyGreeted, ""),
@@ -279,6 +301,7 @@ impl Session {
         if self.current_room().is_some() {
             return Err(ErrorCode::AlreadyInRoom);
         }
+        self.role = role;
         let (reply, answer) = tokio::sync::oneshot::channel();
         handle.send(RoomCommand::Join {
             session: self.id,
@@ -323,7 +346,11 @@ impl Session {
         let Err(code) = result else {
             return;
         };
-        self.room = None;
+        // A room that answers after the deadline may still seat the
+        // session; the leave, queued behind the join, frees the seat.
+        if let Some(room) = self.room.take() {
+            let _ = room.send(RoomCommand::Leave { session: self.id });
+        }
         self.state.lobby.subscribe(self.id, self.outbound.clone());
         let missed = matches!(code, ErrorCode::RoomFull | ErrorCode::RoomNotFound);
         match pending.quick {
@@ -370,6 +397,11 @@ impl Session {
     }
 
     fn forward(&mut self, command: GameCommand) {
+        // Refused here rather than in the room, so that spectators never
+        // take room in its command queue.
+        if self.role == Role::Spectator && self.room.is_some() {
+            return self.reply(ServerMsg::error(ErrorCode::SpectatorCannotPlay));
+        }
         let session = self.id;
         let Some(room) = self.current_room() else {
             return self.reply(ServerMsg::error(ErrorCode::NotInRoom));

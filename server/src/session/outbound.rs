@@ -42,6 +42,22 @@ impl Outgoing {
         &self.msg
     }
 
+    /// Whether the message, encoded in `format`, fits in one frame. One that
+    /// does not is a bug (every list a message carries is bounded), and is
+    /// logged and not sent: a client would have to drop the connection.
+    pub fn fits(&self, format: Format) -> bool {
+        let len = self.encoded(format).len();
+        let fits = len <= stadium_shared::MAX_FRAME_LEN;
+        if !fits {
+            tracing::error!(
+                len,
+                ?format,
+                "outgoing message over the frame limit; not sent"
+            );
+        }
+        fits
+    }
+
     /// The message encoded in `format`, encoding it on first use.
     pub fn encoded(&self, format: Format) -> &Bytes {
         let cell = match format {
@@ -186,6 +202,13 @@ impl Outbound {
         match self.tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                if self.kick.reason().is_none() {
+                    // Operators should see players evicted for reading slowly.
+                    tracing::info!(
+                        queued = self.tx.max_capacity(),
+                        "client too slow for its queue; disconnecting"
+                    );
+                }
                 self.kick.kick(ErrorCode::SlowConsumer);
                 false
             }

@@ -210,6 +210,9 @@ async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
 /// Sends a snapshot as a datagram when the path takes one that large, and
 /// queues everything else (and oversized snapshots) as stream frames.
 fn dispatch(conn: &Connection, chunks: &mut Vec<Bytes>, out: &Outgoing) {
+    if !out.fits(Format::Postcard) {
+        return;
+    }
     if matches!(out.msg(), ServerMsg::Snapshot(_)) {
         let payload = out.encoded(Format::Postcard);
         if conn

@@ -92,6 +92,9 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, mut rx: OutboundRx, form
             reason = kick.kicked() => break reason,
             next = rx.recv() => {
                 let Some(out) = next else { return };
+                if !out.fits(format) {
+                    continue;
+                }
                 tokio::select! {
                     sent = sink.send(message(&out, format)) => if sent.is_err() { return },
                     reason = kick.kicked() => break reason,

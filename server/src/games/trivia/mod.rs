@@ -45,8 +45,9 @@ pub mod limits {
     pub const QUESTION_SECS: std::ops::RangeInclusive<u16> = 1..=120;
     /// Seconds of reveal.
     pub const REVEAL_SECS: std::ops::RangeInclusive<u16> = 1..=30;
-    /// Seats.
-    pub const MAX_PLAYERS: std::ops::RangeInclusive<u16> = 1..=500;
+    /// Seats. A reveal lists every player's result and score; at 200 it
+    /// stays well inside one frame even in JSON.
+    pub const MAX_PLAYERS: std::ops::RangeInclusive<u16> = 1..=200;
     /// Seconds of start countdown.
     pub const COUNTDOWN_SECS: std::ops::RangeInclusive<u16> = 0..=300;
 }
