@@ -2,12 +2,17 @@
 //! API and the certificate hash that local QUIC clients pin.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde::Serialize;
 use stadium_shared::{GameKind, RoomCode, RoomState};
+
+use tokio::sync::watch;
 
 use crate::session::ServerState;
 use crate::transport::ws;
@@ -66,4 +71,64 @@ async fn cert_hash(State(state): State<Arc<ServerState>>) -> Json<CertHash> {
     Json(CertHash {
         sha256: state.cert_sha256.clone(),
     })
+}
+
+/// Serves HTTP/1.1 (and WebSocket upgrades) on `listener` until `stop`
+/// turns true, then lets open requests finish.
+///
+/// A connection must deliver each request's headers within
+/// `header_timeout`, whether it trickles them, stalls midway or sends
+/// nothing at all, so that idle sockets cannot pile up before the hello
+/// deadline (which starts only after the upgrade) applies.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+    header_timeout: Duration,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stopped(&mut stop) => return,
+        };
+        let (tcp, remote) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of file descriptors, usually: back off instead of spinning.
+                tracing::warn!(%err, "accepting an HTTP connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Game messages are small and latency-bound: no Nagle delay.
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "TCP_NODELAY not set");
+        }
+        let service = TowerToHyperService::new(router.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades();
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = stopped(&mut stop) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = result {
+                tracing::debug!(%remote, %err, "HTTP connection ended");
+            }
+        });
+    }
+}
+
+/// Resolves once the server is told to stop (or the sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; it is dropped here.
+    let _ = stop.wait_for(|stop| *stop).await;
 }

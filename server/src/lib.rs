@@ -83,23 +83,10 @@ impl Server {
         let state = ServerState::new(config, lobby, identity.sha256.clone());
 
         tokio::spawn(transport::quic::listen(state.clone(), endpoint.clone()));
-        let (stop_http, mut stopped) = watch::channel(false);
+        let (stop_http, stopped) = watch::channel(false);
         let app = http::router(state.clone());
-        let http = tokio::spawn(async move {
-            let stop = async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            };
-            // Game messages are small and latency-bound: no Nagle delay.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                if let Err(err) = tcp.set_nodelay(true) {
-                    tracing::debug!(%err, "TCP_NODELAY not set");
-                }
-            });
-            let serve = axum::serve(listener, app).with_graceful_shutdown(stop);
-            if let Err(err) = serve.await {
-                tracing::error!(%err, "HTTP listener failed");
-            }
-        });
+        let header_timeout = state.config.hello_deadline();
+        let http = tokio::spawn(http::serve(listener, app, stopped, header_timeout));
         tracing::info!(%quic_addr, %http_addr, cert_sha256 = %identity.sha256, "serving");
         Ok(Server {
             state,

@@ -96,3 +96,37 @@ async fn quic_serves_an_operators_pem_files_and_clients_pin_them() {
     server.shutdown(Duration::from_secs(2)).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c13_connections_that_never_finish_their_headers_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = common::start_with(|config| config.hello_secs = 0.5).await;
+    let silent = tokio::net::TcpStream::connect(server.http_addr())
+        .await
+        .expect("connect");
+    let mut trickle = tokio::net::TcpStream::connect(server.http_addr())
+        .await
+        .expect("connect");
+    trickle
+        .write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgr")
+        .await
+        .expect("write");
+    for mut stream in [silent, trickle] {
+        let mut buf = [0u8; 512];
+        let read = common::within("the server closes it", async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    // hyper may answer 408 before closing.
+                    Ok(_) => continue,
+                }
+            }
+        });
+        read.await;
+    }
+    // Meanwhile, and after, the server serves as before.
+    assert_eq!(get(&server, "/healthz").await.0, 200);
+    let (_client, _) = connect(&server, Wire::WsJson, "After").await;
+    server.shutdown(Duration::from_secs(2)).await;
+}
