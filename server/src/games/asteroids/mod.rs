@@ -610,6 +610,27 @@ mod tests {
     }
 
     #[test]
+    fn input_sequence_numbers_compare_across_the_wrap() {
+        let mut game = running(0, 1);
+        let me = SessionId(1);
+        for (t, seq) in [(2, u32::MAX - 1), (3, u32::MAX), (4, 0), (5, 1)] {
+            input(&mut game, me, seq, 0.0, false, false);
+            let outputs = step(&mut game, Tick(t));
+            let Some(Output::To(_, ServerMsg::Snapshot(snap))) = outputs.last() else {
+                panic!()
+            };
+            assert_eq!(snap.last_input, seq, "tick {t}");
+        }
+        input(&mut game, me, u32::MAX, 0.0, false, false);
+        step(&mut game, Tick(6));
+        assert_eq!(
+            game.snapshot_for(me, Tick(6)).last_input,
+            1,
+            "older across the wrap"
+        );
+    }
+
+    #[test]
     fn missing_inputs_repeat_briefly_then_go_neutral() {
         let mut game = running(0, 1);
         let me = SessionId(1);

@@ -174,8 +174,10 @@ impl Controls {
         let Some(player) = self.players.get_mut(&session) else {
             return;
         };
-        let newest = player.pending.or(player.applied).map_or(0, |i| i.seq);
-        if input.seq <= newest && (player.pending.is_some() || player.applied.is_some()) {
+        // Sequence numbers compare across wraparound, as ticks do, so a
+        // client that reaches u32::MAX (or starts near it) keeps flying.
+        let newest = player.pending.or(player.applied).map(|i| i.seq);
+        if newest.is_some_and(|newest| input.seq.wrapping_sub(newest) as i32 <= 0) {
             return;
         }
         if player.pending.replace(input).is_some() {
