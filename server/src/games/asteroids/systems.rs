@@ -421,8 +421,9 @@ fn respawn_ships(
     }
 }
 
-/// A hit found this tick, applied after the search so that each bullet and
-/// rock counts once.
+/// Resolves the tick's hits: bullets against rocks (which split, scoring
+/// the shooter), then ships against other players' bullets and rocks. A
+/// bullet or rock already used up this tick is skipped, so each counts once.
 #[allow(
     clippy::type_complexity,
     reason = "bevy queries spell out their filters"
