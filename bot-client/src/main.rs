@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use stadium_bot::duration::parse_duration;
 use stadium_bot::{ConnectOptions, Progress, RunConfig, run_with_progress};
-use stadium_shared::GameKind;
+use stadium_shared::{GameKind, RoomCode};
 use tracing_subscriber::EnvFilter;
 
 /// How often progress is shown while bots play.
@@ -111,6 +111,11 @@ struct Args {
     #[arg(long)]
     seed: Option<u64>,
 
+    /// Join the room with this code (say, one opened in the browser)
+    /// instead of creating rooms; --room-size is then ignored.
+    #[arg(long, value_name = "CODE", value_parser = parse_room_code)]
+    room: Option<RoomCode>,
+
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -152,6 +157,7 @@ impl Args {
             match_secs: self.match_secs,
             ramp: self.ramp,
             seed: self.seed,
+            room: self.room.clone(),
         }
     }
 }
@@ -166,6 +172,10 @@ fn parse_accuracy(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("{accuracy} is not between 0 and 1"))
     }
+}
+
+fn parse_room_code(text: &str) -> Result<RoomCode, String> {
+    RoomCode::parse(text).ok_or_else(|| format!("{text:?} is not a room code such as K7QX"))
 }
 
 fn show_progress(game: GameKind, progress: &Progress) {
@@ -272,6 +282,13 @@ mod tests {
         assert!(!config.fire);
         assert_eq!((config.tick_hz, config.match_secs), (60, 20));
         assert!(Args::try_parse_from(["stadium-bot", "--input-hz", "0"]).is_err());
+    }
+
+    #[test]
+    fn a_room_code_makes_every_bot_join_it() {
+        let config = Args::parse_from(["stadium-bot", "--room", "k7qx"]).config();
+        assert_eq!(config.room, RoomCode::parse("K7QX"));
+        assert!(Args::try_parse_from(["stadium-bot", "--room", "K7Q0"]).is_err());
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub struct RunConfig {
     pub ramp: u32,
     /// Seed for the bots' choices; random when absent.
     pub seed: Option<u64>,
+    /// Join this existing room instead of creating rooms: every bot takes
+    /// a seat in it by code (as many as it has free).
+    pub room: Option<RoomCode>,
 }
 
 impl Default for RunConfig {
@@ -101,6 +104,7 @@ impl Default for RunConfig {
             match_secs: 60,
             ramp: 0,
             seed: None,
+            room: None,
         }
     }
 }
@@ -190,26 +194,32 @@ async fn run_inner(
 
     let config = Arc::new(config);
     let shared = Arc::new(Shared::new(config.clone()));
-    let groups: Vec<Arc<Group>> = (0..config.bots.div_ceil(usize::from(config.room_size)))
-        .map(|group| {
-            let first = group * usize::from(config.room_size);
-            Arc::new(Group::new(
-                seat_of(first, config.bots, config.room_size.into()).group_size,
-            ))
-        })
-        .collect();
+    let groups: Vec<Arc<Group>> = match &config.room {
+        Some(code) => vec![Arc::new(Group::joining(config.bots, code.clone()))],
+        None => (0..config.bots.div_ceil(usize::from(config.room_size)))
+            .map(|group| {
+                let first = group * usize::from(config.room_size);
+                Arc::new(Group::new(
+                    seat_of(first, config.bots, config.room_size.into()).group_size,
+                ))
+            })
+            .collect(),
+    };
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let start = Instant::now();
     let deadline = start + config.duration;
 
     let mut bots = JoinSet::new();
     for index in 0..config.bots {
-        let seat = seat_of(index, config.bots, config.room_size.into());
+        let group = match config.room {
+            Some(_) => 0,
+            None => seat_of(index, config.bots, config.room_size.into()).group,
+        };
         let bot = bot::Bot {
             index,
             start_at: start + ramp_offset(index, config.ramp),
             deadline,
-            group: groups[seat.group].clone(),
+            group: groups[group].clone(),
             shared: shared.clone(),
             permits: permits.clone(),
         };
@@ -296,6 +306,16 @@ impl Group {
             size,
             creator_claimed: AtomicBool::new(false),
             code: watch::Sender::new(None),
+        }
+    }
+
+    /// A group of `size` bots joining a room someone else opened: nobody
+    /// creates it, and nobody hosts.
+    fn joining(size: usize, code: RoomCode) -> Self {
+        Self {
+            size,
+            creator_claimed: AtomicBool::new(true),
+            code: watch::Sender::new(Some(code)),
         }
     }
 
