@@ -1,10 +1,12 @@
-//! The HTTP side of the server: the WebSocket endpoint, health, the rooms
-//! API and the certificate hash that local QUIC clients pin.
+//! The HTTP side of the server: the WebSocket endpoint, health, metrics,
+//! the rooms API and the certificate hash that local QUIC clients pin.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -22,6 +24,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/api/rooms", get(rooms))
         .route("/api/cert-hash", get(cert_hash))
         .with_state(state)
@@ -29,6 +32,16 @@ pub fn router(state: Arc<ServerState>) -> Router {
 
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// `GET /metrics`: every metric in the Prometheus text format. The
+/// recorder is the process's (see [`crate::metrics`]).
+async fn metrics() -> impl IntoResponse {
+    let body = crate::metrics::get().render();
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
 }
 
 /// One room in `GET /api/rooms`.

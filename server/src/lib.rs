@@ -11,7 +11,8 @@
 //! - [`lobby`]: the room directory and the `lobby` channel;
 //! - [`room`]: a fixed-tick room on a simulation thread, its members and
 //!   channels;
-//! - [`games`]: the simulations themselves, one `bevy_ecs` world per room.
+//! - [`games`]: the simulations themselves, one `bevy_ecs` world per room;
+//! - [`metrics`]: the process's Prometheus metrics, beside them all.
 //!
 //! [`Server::start`] wires them together on the current tokio runtime; the
 //! binary adds logging and signal handling.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod games;
 pub mod http;
 pub mod lobby;
+pub mod metrics;
 pub mod room;
 pub mod session;
 pub mod tls;
@@ -55,6 +57,7 @@ pub struct Server {
 impl Server {
     /// Loads the question packs, binds both listeners and starts serving.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
+        metrics::get();
         let pack = Arc::new(load_packs(&config)?);
         let identity = match (&config.cert, &config.key) {
             (Some(cert), Some(key)) => tls::Identity::from_pem_files(cert, key)?,

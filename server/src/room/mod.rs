@@ -271,6 +271,11 @@ impl Room {
         self.closed
     }
 
+    /// The game the room plays.
+    pub fn game(&self) -> GameKind {
+        self.game.kind()
+    }
+
     /// The room's code.
     pub fn code(&self) -> &RoomCode {
         &self.code

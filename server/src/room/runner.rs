@@ -6,6 +6,10 @@
 //! that (the process was paused, the machine overloaded) it drops the
 //! missed ticks and resumes from now, so clients see a jump rather than a
 //! burst of replayed ticks. A panic inside a room ends that room only.
+//!
+//! Every tick is measured into the `stadium_tick*` metrics (see
+//! [`crate::metrics`]): its duration, the interval since the room's last
+//! tick started, and whether it started late, caught up or was skipped.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
@@ -17,6 +21,7 @@ use std::time::{Duration, Instant};
 use stadium_shared::ErrorCode;
 
 use super::Room;
+use crate::metrics::{self, TickMetrics};
 
 /// Ticks a late room may run back to back before it skips ahead.
 pub const MAX_CATCH_UP: u32 = 3;
@@ -81,6 +86,28 @@ impl RoomRunner {
 struct Scheduled {
     room: Room,
     due: Instant,
+    /// When the room's previous tick started.
+    last_start: Option<Instant>,
+    metrics: &'static TickMetrics,
+}
+
+impl Scheduled {
+    fn new(room: Room) -> Self {
+        let metrics = metrics::get().ticks(room.game());
+        metrics.rooms.increment(1.0);
+        Scheduled {
+            room,
+            due: Instant::now(),
+            last_start: None,
+            metrics,
+        }
+    }
+}
+
+impl Drop for Scheduled {
+    fn drop(&mut self) {
+        self.metrics.rooms.decrement(1.0);
+    }
 }
 
 fn run(new_rooms: Receiver<Room>) {
@@ -92,10 +119,7 @@ fn run(new_rooms: Receiver<Room>) {
             due.saturating_duration_since(now)
         });
         match new_rooms.recv_timeout(wait) {
-            Ok(room) => rooms.push(Scheduled {
-                room,
-                due: Instant::now(),
-            }),
+            Ok(room) => rooms.push(Scheduled::new(room)),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 for scheduled in &mut rooms {
@@ -113,23 +137,32 @@ fn run(new_rooms: Receiver<Room>) {
 
 fn step_due(scheduled: &mut Scheduled) {
     let period = scheduled.room.period();
-    for _ in 0..MAX_CATCH_UP {
+    let metrics = scheduled.metrics;
+    for run in 0..MAX_CATCH_UP {
         let now = Instant::now();
         if scheduled.due > now {
             return;
         }
         let lateness = now - scheduled.due;
         if lateness > period / 2 {
+            metrics.late.increment(1);
             tracing::trace!(room = %scheduled.room.code(), ?lateness, "tick started late");
         }
-        let started = Instant::now();
+        if run > 0 {
+            metrics.catch_up.increment(1);
+        }
+        if let Some(last) = scheduled.last_start.replace(now) {
+            metrics.interval.record(now - last);
+        }
         let result = catch_unwind(AssertUnwindSafe(|| scheduled.room.tick(now)));
         if result.is_err() {
             tracing::error!(room = %scheduled.room.code(), "room panicked; closing it");
             scheduled.room.close(Some(ErrorCode::RoomFailed));
             return;
         }
-        let cost = started.elapsed();
+        let cost = now.elapsed();
+        metrics.ticks.increment(1);
+        metrics.duration.record(cost);
         if cost > period {
             tracing::warn!(room = %scheduled.room.code(), ?cost, ?period, "tick overran its period");
         }
@@ -137,7 +170,13 @@ fn step_due(scheduled: &mut Scheduled) {
     }
     let now = Instant::now();
     if scheduled.due <= now {
-        tracing::warn!(room = %scheduled.room.code(), behind = ?(now - scheduled.due), "room fell behind; skipping missed ticks");
+        let behind = now - scheduled.due;
+        // The tick due now is run next; those before it are dropped.
+        let skipped = behind.as_nanos() / period.as_nanos().max(1) + 1;
+        metrics
+            .skipped
+            .increment(u64::try_from(skipped).unwrap_or(u64::MAX));
+        tracing::warn!(room = %scheduled.room.code(), ?behind, "room fell behind; skipping missed ticks");
         scheduled.due = now + period;
     }
 }

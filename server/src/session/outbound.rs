@@ -195,6 +195,7 @@ impl Outbound {
                 .replace(msg);
             if old.is_some() {
                 self.latest.replaced.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::get().snapshots_dropped.increment(1);
             }
             self.latest.ready.notify_one();
             return true;
@@ -202,6 +203,7 @@ impl Outbound {
         match self.tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                crate::metrics::get().outbound_queue_full.increment(1);
                 if self.kick.reason().is_none() {
                     // Operators should see players evicted for reading slowly.
                     tracing::info!(

@@ -17,6 +17,7 @@ use stadium_shared::codec::{self, Format};
 use stadium_shared::{ErrorCode, Refusal, ServerMsg};
 use tokio::task::JoinHandle;
 
+use crate::metrics::{self, Transport, TransportMetrics};
 use crate::session::outbound::{Outbound, OutboundRx, Outgoing};
 use crate::session::{Flow, ServerState, Session};
 
@@ -42,17 +43,22 @@ pub trait Reader: Send {
 /// leaves, the writer stops, or the session is kicked.
 pub async fn serve<R: Reader>(
     state: Arc<ServerState>,
+    transport: Transport,
     mut reader: R,
     outbound: Outbound,
     mut writer: JoinHandle<()>,
 ) {
+    let metrics = metrics::get().transport(transport);
     let deadline = state.config.hello_deadline();
     let first = tokio::select! {
         incoming = tokio::time::timeout(deadline, reader.recv()) => incoming,
         _ = &mut writer => return,
     };
     let first = match first {
-        Ok(Incoming::Message(bytes, format)) => codec::decode_client(&bytes, format),
+        Ok(Incoming::Message(bytes, format)) => {
+            metrics.bytes_received.increment(bytes.len() as u64);
+            codec::decode_client(&bytes, format)
+        }
         Ok(Incoming::TooLarge) => return finish(outbound, ErrorCode::FrameTooLarge, writer).await,
         Ok(Incoming::Closed) => return writer.abort(),
         Err(_) => return finish(outbound, ErrorCode::HelloRequired, writer).await,
@@ -64,6 +70,7 @@ pub async fn serve<R: Reader>(
         },
         Err(refusal) => return refuse(outbound, refusal, writer).await,
     };
+    let _connected = Connected::new(metrics);
 
     loop {
         let incoming = tokio::select! {
@@ -75,13 +82,16 @@ pub async fn serve<R: Reader>(
             _ = &mut writer => break,
         };
         let flow = match incoming {
-            Incoming::Message(bytes, format) => match codec::decode_client(&bytes, format) {
-                Ok(msg) => session.handle(msg, Instant::now()),
-                Err(err) => {
-                    tracing::debug!(session = %session.id(), %err, "undecodable message");
-                    session.decode_failed(&err)
+            Incoming::Message(bytes, format) => {
+                metrics.bytes_received.increment(bytes.len() as u64);
+                match codec::decode_client(&bytes, format) {
+                    Ok(msg) => session.handle(msg, Instant::now()),
+                    Err(err) => {
+                        tracing::debug!(session = %session.id(), %err, "undecodable message");
+                        session.decode_failed(&err)
+                    }
                 }
-            },
+            }
             Incoming::TooLarge => {
                 drop(session);
                 return finish(outbound, ErrorCode::FrameTooLarge, writer).await;
@@ -95,6 +105,22 @@ pub async fn serve<R: Reader>(
     }
     drop(session);
     writer.abort();
+}
+
+/// Counts a greeted session in `stadium_sessions` while it lives.
+struct Connected(&'static TransportMetrics);
+
+impl Connected {
+    fn new(metrics: &'static TransportMetrics) -> Self {
+        metrics.sessions.increment(1.0);
+        Connected(metrics)
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        self.0.sessions.decrement(1.0);
+    }
 }
 
 /// Sends a final error and lets the writer close the connection.

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{CLOSE_TIMEOUT, Incoming, Reader, last_words};
+use crate::metrics::{self, Transport};
 use crate::session::ServerState;
 use crate::session::outbound::{Outbound, OutboundRx, Outgoing};
 
@@ -82,7 +83,7 @@ async fn connection(state: Arc<ServerState>, incoming: QuinnIncoming) {
     let (outbound, rx) = Outbound::channel(state.config.outbound_queue);
     let writer = tokio::spawn(write(conn.clone(), send, rx));
     let reader = QuicReader::start(conn.clone(), recv);
-    super::serve(state, reader, outbound, writer).await;
+    super::serve(state, Transport::Quic, reader, outbound, writer).await;
     conn.close(VarInt::from_u32(0), b"bye");
 }
 
@@ -221,8 +222,9 @@ fn dispatch(conn: &Connection, chunks: &mut Vec<Bytes>, out: &Outgoing) {
         {
             // Unreliable by design: a datagram the connection cannot take
             // now is dropped, and the next tick's snapshot supersedes it.
-            if let Err(err) = conn.send_datagram(payload.clone()) {
-                tracing::trace!(%err, "snapshot datagram dropped");
+            match conn.send_datagram(payload.clone()) {
+                Ok(()) => bytes_sent().increment(payload.len() as u64),
+                Err(err) => tracing::trace!(%err, "snapshot datagram dropped"),
             }
             return;
         }
@@ -230,8 +232,14 @@ fn dispatch(conn: &Connection, chunks: &mut Vec<Bytes>, out: &Outgoing) {
     push_frame(chunks, out);
 }
 
+fn bytes_sent() -> &'static ::metrics::Counter {
+    &metrics::get().transport(Transport::Quic).bytes_sent
+}
+
 fn push_frame(chunks: &mut Vec<Bytes>, out: &Outgoing) {
     let payload = out.encoded(Format::Postcard).clone();
+    // Counted when queued for the stream: quinn then owns delivery.
+    bytes_sent().increment(payload.len() as u64);
     let header = (payload.len() as u32).to_be_bytes();
     chunks.push(Bytes::copy_from_slice(&header));
     chunks.push(payload);

@@ -13,6 +13,7 @@ use stadium_shared::codec::Format;
 use stadium_shared::{ErrorCode, JSON_SUBPROTOCOL, MAX_FRAME_LEN};
 
 use super::{CLOSE_TIMEOUT, Incoming, Reader, last_words};
+use crate::metrics::{self, Transport};
 use crate::session::ServerState;
 use crate::session::outbound::{Outbound, OutboundRx, Outgoing};
 
@@ -39,7 +40,7 @@ async fn run(socket: WebSocket, state: Arc<ServerState>, format: Format) {
     let (sink, stream) = socket.split();
     let (outbound, rx) = Outbound::channel(state.config.outbound_queue);
     let writer = tokio::spawn(write(sink, rx, format));
-    super::serve(state, WsReader(stream), outbound, writer).await;
+    super::serve(state, Transport::Ws, WsReader(stream), outbound, writer).await;
 }
 
 struct WsReader(SplitStream<WebSocket>);
@@ -86,6 +87,7 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, mut rx: OutboundRx, form
     // Its own handle, so that waiting for a kick and for the queue can
     // borrow separately.
     let kick = rx.kick.clone();
+    let bytes_sent = &metrics::get().transport(Transport::Ws).bytes_sent;
     let reason = loop {
         tokio::select! {
             biased;
@@ -95,8 +97,12 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, mut rx: OutboundRx, form
                 if !out.fits(format) {
                     continue;
                 }
+                let len = out.encoded(format).len() as u64;
                 tokio::select! {
-                    sent = sink.send(message(&out, format)) => if sent.is_err() { return },
+                    sent = sink.send(message(&out, format)) => match sent {
+                        Ok(()) => bytes_sent.increment(len),
+                        Err(_) => return,
+                    },
                     reason = kick.kicked() => break reason,
                 }
             }

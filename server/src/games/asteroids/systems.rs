@@ -182,6 +182,7 @@ impl Controls {
         }
         if player.pending.replace(input).is_some() {
             self.coalesced += 1;
+            crate::metrics::get().inputs_coalesced.increment(1);
         }
     }
 
