@@ -5,16 +5,19 @@
 //! into a cloneable [`ClientSender`] and a [`ClientReceiver`]. [`run`](mod@run) drives
 //! many clients as bots playing real games until a deadline and returns a
 //! [`Report`]; the `stadium-bot` binary is a thin command line around it.
-//! [`duration`] parses the durations the command line takes.
+//! [`duration`] parses the durations the command line takes, [`live`] is
+//! the progress bar and [`html`] the one-page report with charts.
 
 pub mod client;
 pub mod duration;
+pub mod html;
+pub mod live;
 pub mod report;
 pub mod run;
 
 pub use client::{
     ByteCounters, Client, ClientError, ClientReceiver, ClientSender, ConnectError, ConnectOptions,
-    Transport,
+    QuicEndpoints, Received, SnapshotHeader, Transport,
 };
-pub use report::{DurationSummary, Report};
+pub use report::{Bucket, DurationSummary, Report, TimelinePoint};
 pub use run::{Progress, RunConfig, RunError, run, run_with_progress};

@@ -1,6 +1,7 @@
 //! `stadium-bot`: load-tests a Stadium server with bots playing real games,
-//! shows progress on stderr, prints a summary on stdout and optionally
-//! writes the JSON report. Exits non-zero when no bot could connect.
+//! shows a live progress bar when stdout is a terminal, prints a summary on
+//! stdout and optionally writes the JSON and HTML reports. Exits non-zero
+//! when no bot could connect.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,12 +10,13 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use stadium_bot::duration::parse_duration;
-use stadium_bot::{ConnectOptions, Progress, RunConfig, run_with_progress};
+use stadium_bot::live::LiveBar;
+use stadium_bot::{ConnectOptions, RunConfig, html, run_with_progress};
 use stadium_shared::{GameKind, RoomCode};
 use tracing_subscriber::EnvFilter;
 
-/// How often progress is shown while bots play.
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// How often the progress bar is updated while bots play.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Parser)]
 #[command(
@@ -115,10 +117,29 @@ struct Args {
     /// instead of creating rooms; --room-size is then ignored.
     #[arg(long, value_name = "CODE", value_parser = parse_room_code)]
     room: Option<RoomCode>,
+    /// The share of bots, 0 to 1, that decode every message and measure
+    /// latencies; the others read only snapshot headers, count and
+    /// acknowledge them.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.1, value_parser = parse_share)]
+    probe_share: f64,
+
+    /// Time before measuring starts, such as 10s: the report covers only
+    /// what follows it.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    warmup: Duration,
+
+    /// Runtime threads for the bots (0: one per core). 1 runs every bot on
+    /// the calling thread, for a process pinned to one core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    threads: usize,
 
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+
+    /// Write a one-page HTML report, with charts, to this file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -158,19 +179,26 @@ impl Args {
             ramp: self.ramp,
             seed: self.seed,
             room: self.room.clone(),
+            probe_share: self.probe_share,
+            warmup: self.warmup,
         }
     }
 }
 
 fn parse_accuracy(text: &str) -> Result<f64, String> {
-    let accuracy: f64 = text
+    parse_share(text)
+}
+
+/// A number from 0 to 1.
+fn parse_share(text: &str) -> Result<f64, String> {
+    let share: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("{text:?} is not a number"))?;
-    if (0.0..=1.0).contains(&accuracy) {
-        Ok(accuracy)
+    if (0.0..=1.0).contains(&share) {
+        Ok(share)
     } else {
-        Err(format!("{accuracy} is not between 0 and 1"))
+        Err(format!("{share} is not between 0 and 1"))
     }
 }
 
@@ -178,27 +206,7 @@ fn parse_room_code(text: &str) -> Result<RoomCode, String> {
     RoomCode::parse(text).ok_or_else(|| format!("{text:?} is not a room code such as K7QX"))
 }
 
-fn show_progress(game: GameKind, progress: &Progress) {
-    let played = match game {
-        GameKind::Trivia => format!("answers {}", progress.answers),
-        GameKind::Asteroids => format!(
-            "inputs {} snapshots {}",
-            progress.inputs, progress.snapshots
-        ),
-    };
-    eprintln!(
-        "[{:>6.1} s] connected {} failed {} disconnects {} errors {} games {} {played}",
-        progress.elapsed.as_secs_f64(),
-        progress.connected,
-        progress.failed,
-        progress.disconnects,
-        progress.errors,
-        progress.games_completed,
-    );
-}
-
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -206,7 +214,27 @@ async fn main() -> ExitCode {
         .init();
 
     let args = Args::parse();
-    match play(&args).await {
+    raise_open_files_limit(args.bots);
+    let runtime = match args.threads {
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        0 => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        threads => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("stadium-bot: starting the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(play(&args)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(err) => {
@@ -221,18 +249,39 @@ async fn main() -> ExitCode {
 async fn play(args: &Args) -> anyhow::Result<bool> {
     tracing::info!(url = %args.url, bots = args.bots, "starting");
     let config = args.config();
-    let game = config.game;
-    let report = run_with_progress(config, PROGRESS_EVERY, |progress| {
-        show_progress(game, progress);
-    })
-    .await?;
+    let bar = LiveBar::for_stdout(&config);
+    let report = run_with_progress(config, PROGRESS_EVERY, |progress| bar.update(progress)).await;
+    bar.finish();
+    let report = report?;
     print!("{report}");
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&report).expect("reports serialize to JSON");
         std::fs::write(path, json + "\n")
             .with_context(|| format!("writing the report to {}", path.display()))?;
     }
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::page(&report))
+            .with_context(|| format!("writing the HTML report to {}", path.display()))?;
+    }
     Ok(report.any_connected())
+}
+
+/// Every bot needs a socket (a WebSocket bot one file, a QUIC bot a share
+/// of one), and the usual soft limit of 1024 open files stops a large run
+/// short. Raises the soft limit toward the hard one; warns when even that
+/// is too low.
+fn raise_open_files_limit(bots: usize) {
+    // Sockets, plus room for the runtime, resolvers and the reports.
+    let wanted = bots as u64 + 256;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            wanted,
+            "the open-files limit is below what the bots need; raise the hard limit (ulimit -Hn)"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(%err, "could not raise the open-files limit"),
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +338,27 @@ mod tests {
         let config = Args::parse_from(["stadium-bot", "--room", "k7qx"]).config();
         assert_eq!(config.room, RoomCode::parse("K7QX"));
         assert!(Args::try_parse_from(["stadium-bot", "--room", "K7Q0"]).is_err());
+    }
+
+    #[test]
+    fn scale_flags_reach_the_run() {
+        let args = Args::parse_from([
+            "stadium-bot",
+            "--probe-share",
+            "0.25",
+            "--warmup",
+            "10s",
+            "--threads",
+            "1",
+            "--html",
+            "/tmp/r.html",
+        ]);
+        assert_eq!(args.threads, 1);
+        assert_eq!(args.html, Some(PathBuf::from("/tmp/r.html")));
+        let config = args.config();
+        assert_eq!(config.probe_share, 0.25);
+        assert_eq!(config.warmup, Duration::from_secs(10));
+        assert!(Args::try_parse_from(["stadium-bot", "--probe-share", "2"]).is_err());
     }
 
     #[test]

@@ -51,10 +51,20 @@ pub struct Report {
     /// Delta snapshots whose baseline the bot no longer held (or never
     /// got), so that it could not rebuild or acknowledge them.
     pub snapshots_unusable: u64,
-    /// `snapshots` per connected bot per second of the run.
+    /// `snapshots` per connected bot per second of the window.
     pub snapshots_per_bot_per_s: f64,
-    /// Between consecutive snapshots received by one bot.
+    /// The fewest snapshots per second of the window that one Asteroids
+    /// bot got (a bot that left early counts with what it got).
+    pub snapshots_per_bot_per_s_min: f64,
+    /// Between consecutive snapshots received by one probe.
     pub snapshot_interval_ms: DurationSummary,
+    /// Snapshots that came late: more than 1.5 tick periods after the
+    /// same bot's previous snapshot, that is more than half a period after
+    /// they were due (every bot counts, probe or not).
+    pub snapshots_late: u64,
+    /// `snapshots_late` as a percentage of the snapshots that followed
+    /// another one to the same bot.
+    pub late_snapshots_pct: f64,
     /// Bytes received by all bots (see [`ByteCounters`](crate::ByteCounters)).
     pub bytes_in: u64,
     /// Bytes sent by all bots.
@@ -65,6 +75,70 @@ pub struct Report {
     pub bytes_out_per_bot_per_s: f64,
     /// How long the run lasted, in seconds.
     pub duration_s: f64,
+    /// The warm-up at the start, not measured, in seconds.
+    pub warmup_s: f64,
+    /// The measurement window, `duration_s - warmup_s`: counts, rates and
+    /// timings cover only this.
+    pub window_s: f64,
+    /// Connected bots that decoded everything and measured latencies.
+    pub probes: u64,
+    /// Rooms the bots opened.
+    pub rooms: u64,
+    /// How late the bot process's own timer fired: when this grows to
+    /// milliseconds the bots, not the server, are the limit.
+    pub schedule_lag_ms: DurationSummary,
+    /// Input-to-ack counts by millisecond, for plotting.
+    pub input_to_ack_histogram: Vec<Bucket>,
+    /// Connections and throughput, one point a second.
+    pub timeline: Vec<TimelinePoint>,
+}
+
+/// Durations in one millisecond of a histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// The bucket's upper end, in milliseconds.
+    pub le_ms: f64,
+    /// Durations in `(le_ms - 1, le_ms]`.
+    pub count: u64,
+}
+
+/// The buckets of a microsecond histogram, a millisecond wide, from the
+/// first to the last that holds anything (at most [`MAX_BUCKETS`]; the
+/// last bucket then holds the rest).
+pub fn buckets_of(histogram: &Histogram<u64>) -> Vec<Bucket> {
+    if histogram.is_empty() {
+        return Vec::new();
+    }
+    let mut buckets: Vec<Bucket> = histogram
+        .iter_linear(1000)
+        .map(|step| Bucket {
+            le_ms: (step.value_iterated_to() + 1) as f64 / 1000.0,
+            count: step.count_since_last_iteration(),
+        })
+        .skip_while(|bucket| bucket.count == 0)
+        .collect();
+    if buckets.len() > MAX_BUCKETS {
+        let rest: u64 = buckets[MAX_BUCKETS - 1..].iter().map(|b| b.count).sum();
+        buckets.truncate(MAX_BUCKETS);
+        buckets[MAX_BUCKETS - 1].count = rest;
+    }
+    buckets
+}
+
+/// The most buckets a report carries.
+pub const MAX_BUCKETS: usize = 500;
+
+/// One second of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// Bots connected and playing.
+    pub connected: u64,
+    /// Messages all bots received per second.
+    pub messages_per_s: f64,
+    /// Inputs all bots sent per second.
+    pub inputs_per_s: f64,
 }
 
 /// Durations in milliseconds, measured to the microsecond.
@@ -149,6 +223,15 @@ impl fmt::Display for Report {
                     ),
                 ),
                 ("snapshot gaps", timing(&self.snapshot_interval_ms, "gaps")),
+                (
+                    "late snapshots",
+                    format!(
+                        "{:.2}% ({}), fewest per bot {:.1} per s",
+                        self.late_snapshots_pct,
+                        self.snapshots_late,
+                        self.snapshots_per_bot_per_s_min
+                    ),
+                ),
             ]),
         }
         rows.extend([
@@ -161,7 +244,16 @@ impl fmt::Display for Report {
                 "bytes out",
                 bandwidth(self.bytes_out, self.bytes_out_per_bot_per_s),
             ),
-            ("duration", format!("{:.1} s", self.duration_s)),
+            ("probes", format!("{} of {}", self.probes, self.connected)),
+            ("rooms", self.rooms.to_string()),
+            ("schedule lag", timing(&self.schedule_lag_ms, "wake-ups")),
+            (
+                "duration",
+                format!(
+                    "{:.1} s ({:.1} s warm-up, {:.1} s measured)",
+                    self.duration_s, self.warmup_s, self.window_s
+                ),
+            ),
         ]);
         for (name, value) in rows {
             writeln!(f, "  {name:<16} {value}")?;
@@ -220,6 +312,21 @@ mod tests {
             bytes_in_per_bot_per_s: 625.0,
             bytes_out_per_bot_per_s: 62.5,
             duration_s: 40.0,
+            warmup_s: 0.0,
+            window_s: 40.0,
+            probes: 40,
+            rooms: 4,
+            schedule_lag_ms: DurationSummary::default(),
+            snapshots_per_bot_per_s_min: 0.0,
+            snapshots_late: 0,
+            late_snapshots_pct: 0.0,
+            input_to_ack_histogram: Vec::new(),
+            timeline: vec![TimelinePoint {
+                t_s: 1.0,
+                connected: 40,
+                messages_per_s: 120.0,
+                inputs_per_s: 0.0,
+            }],
         }
     }
 
@@ -249,6 +356,19 @@ mod tests {
                 p99: 36.0,
                 max: 70.0,
             },
+            snapshots_late: 240,
+            late_snapshots_pct: 1.0,
+            snapshots_per_bot_per_s_min: 29.5,
+            input_to_ack_histogram: vec![
+                Bucket {
+                    le_ms: 31.0,
+                    count: 15_000,
+                },
+                Bucket {
+                    le_ms: 48.0,
+                    count: 990,
+                },
+            ],
             ..sample()
         }
     }
@@ -285,6 +405,49 @@ mod tests {
         }
         assert_eq!(json["transport"], "websocket");
         assert_eq!(json["game"], "trivia");
+    }
+
+    #[test]
+    fn arena_fields_of_the_json_report() {
+        let json = serde_json::to_value(asteroids_sample()).unwrap();
+        assert_eq!(json["late_snapshots_pct"], 1.0);
+        assert_eq!(json["snapshots_late"], 240);
+        assert_eq!(json["snapshots_per_bot_per_s_min"], 29.5);
+        assert_eq!(json["snapshot_interval_ms"]["p99"], 36.0);
+        assert_eq!(json["input_to_ack_histogram"][1]["le_ms"], 48.0);
+        assert_eq!(json["input_to_ack_histogram"][1]["count"], 990);
+        assert_eq!(json["timeline"][0]["connected"], 40);
+        assert_eq!(json["window_s"], 40.0);
+        assert!(json["schedule_lag_ms"]["p99"].is_f64());
+        for field in ["probes", "rooms", "warmup_s"] {
+            assert!(json.get(field).is_some(), "missing {field}");
+        }
+    }
+
+    #[test]
+    fn histograms_become_millisecond_buckets_from_the_first_filled() {
+        let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        for micros in [17_200, 17_900, 33_100, 33_400, 33_500] {
+            histogram.record(micros).unwrap();
+        }
+        let buckets = buckets_of(&histogram);
+        assert_eq!(
+            buckets[0],
+            Bucket {
+                le_ms: 18.0,
+                count: 2
+            }
+        );
+        assert_eq!(
+            buckets.last(),
+            Some(&Bucket {
+                le_ms: 34.0,
+                count: 3
+            })
+        );
+        assert_eq!(buckets.iter().map(|b| b.count).sum::<u64>(), 5);
+        assert_eq!(buckets.len(), 17);
+        assert!(buckets_of(&Histogram::new(3).unwrap()).is_empty());
     }
 
     #[test]

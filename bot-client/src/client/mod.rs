@@ -10,12 +10,14 @@
 //! stops those tasks; dropping every half closes the connection.
 
 pub mod cert;
+mod peek;
 mod quic;
 mod ws;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use stadium_shared::codec::{self, Format};
 use stadium_shared::frame::FrameTooLarge;
@@ -27,7 +29,8 @@ use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite;
 
 pub use cert::{CertHash, CertHashError, PinnedCertVerifier, fetch_cert_hash};
-pub use quic::QuicUrl;
+pub use peek::{SnapshotHeader, peek_snapshot};
+pub use quic::{QuicEndpoints, QuicUrl};
 
 /// Messages read but not yet taken by [`ClientReceiver::recv`]. When it is
 /// full the reader stops reading, so the server sees a slow client.
@@ -205,8 +208,9 @@ pub enum ClientError {
     WebSocket(#[source] Box<tungstenite::Error>),
 }
 
-/// What a reader task hands the receiver.
-type Incoming = Result<ServerMsg, ClientError>;
+/// What a reader task hands the receiver: one message's bytes, decoded
+/// only when the receiver asks for it.
+type Incoming = Result<Bytes, ClientError>;
 
 /// A connected client, before or after its hello.
 pub struct Client {
@@ -219,15 +223,31 @@ impl Client {
     /// this opens the session's stream, which the server only learns of
     /// once something is written: send the hello next.
     pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Client, ConnectError> {
+        Self::connect_via(url, options, None).await
+    }
+
+    /// Like [`connect`](Self::connect), but a QUIC connection goes out
+    /// through one of `endpoints` (whose certificate pin it uses) instead
+    /// of a UDP socket of its own. Ignored for WebSocket.
+    pub async fn connect_via(
+        url: &str,
+        options: &ConnectOptions,
+        endpoints: Option<&QuicEndpoints>,
+    ) -> Result<Client, ConnectError> {
         let counters = Arc::new(ByteCounters::default());
         let (link, format, rx, readers) = match Transport::of_url(url)? {
             Transport::Quic => {
                 let target = QuicUrl::parse(url)?;
-                let pin = match &options.cert_sha256 {
-                    Some(hex) => CertHash::parse(hex)?,
-                    None => fetch_cert_hash(&target.host, options.http_port).await?,
+                let (link, rx, readers) = match endpoints {
+                    Some(endpoints) => quic::connect_via(&target, endpoints, &counters).await?,
+                    None => {
+                        let pin = match &options.cert_sha256 {
+                            Some(hex) => CertHash::parse(hex)?,
+                            None => fetch_cert_hash(&target.host, options.http_port).await?,
+                        };
+                        quic::connect(&target, pin, &counters).await?
+                    }
                 };
-                let (link, rx, readers) = quic::connect(&target, pin, &counters).await?;
                 (Link::Quic(Arc::new(link)), Format::Postcard, rx, readers)
             }
             Transport::WebSocket => {
@@ -247,6 +267,7 @@ impl Client {
         };
         let receiver = ClientReceiver {
             rx,
+            format,
             counters,
             _readers: readers,
         };
@@ -413,6 +434,7 @@ impl ClientSender {
 /// The receiving half of a connection.
 pub struct ClientReceiver {
     rx: mpsc::Receiver<Incoming>,
+    format: Format,
     counters: Arc<ByteCounters>,
     _readers: Readers,
 }
@@ -422,6 +444,27 @@ impl ClientReceiver {
     /// [`ClientError::Closed`] once the connection has ended, and from then
     /// on. Cancel-safe: nothing is lost if the future is dropped.
     pub async fn recv(&mut self) -> Result<ServerMsg, ClientError> {
+        let bytes = self.recv_bytes().await?;
+        Ok(codec::decode_server(&bytes, self.format)?)
+    }
+
+    /// Like [`recv`](Self::recv), but a postcard snapshot is not decoded:
+    /// only its header is read, which is all a bot needs to count and
+    /// acknowledge it. Other messages, and JSON, are decoded in full.
+    pub async fn recv_light(&mut self) -> Result<Received, ClientError> {
+        let bytes = self.recv_bytes().await?;
+        if self.format == Format::Postcard
+            && let Some(header) = peek_snapshot(&bytes)
+        {
+            return Ok(Received::Snapshot(header));
+        }
+        Ok(Received::Message(codec::decode_server(
+            &bytes,
+            self.format,
+        )?))
+    }
+
+    async fn recv_bytes(&mut self) -> Result<Bytes, ClientError> {
         self.rx.recv().await.unwrap_or(Err(ClientError::Closed))
     }
 
@@ -443,6 +486,15 @@ impl ClientReceiver {
     pub fn counters(&self) -> &Arc<ByteCounters> {
         &self.counters
     }
+}
+
+/// What [`ClientReceiver::recv_light`] returns.
+#[derive(Debug)]
+pub enum Received {
+    /// A snapshot, of which only the header was read.
+    Snapshot(SnapshotHeader),
+    /// Any other message, decoded.
+    Message(ServerMsg),
 }
 
 /// A connection's reader tasks, stopped when the receiver goes.

@@ -3,11 +3,11 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use quinn::{Connection, Endpoint, ReadExactError, RecvStream, SendDatagramError, SendStream};
-use stadium_shared::codec::{self, Format};
 use stadium_shared::frame::{self, HEADER_LEN};
 use stadium_shared::{MAX_FRAME_LEN, QUIC_ALPN};
 use tokio::sync::{Mutex, mpsc};
@@ -81,10 +81,68 @@ impl QuicUrl {
     }
 }
 
+/// QUIC endpoints (UDP sockets) shared by many connections to one server,
+/// with the server's certificate pin, so that ten thousand bots need
+/// neither ten thousand sockets nor as many endpoint tasks. Connections are
+/// dealt to the endpoints in turn.
+#[derive(Clone, Debug)]
+pub struct QuicEndpoints {
+    endpoints: Arc<[Endpoint]>,
+    next: Arc<AtomicUsize>,
+}
+
+impl QuicEndpoints {
+    /// Opens `count` (at least one) endpoints on unspecified local
+    /// addresses of the family `ipv6` says, trusting only `pin`. Must be
+    /// called inside a Tokio runtime.
+    pub fn open(count: usize, ipv6: bool, pin: CertHash) -> Result<Self, ConnectError> {
+        let local = local_address(ipv6);
+        let config = client_config(pin)?;
+        let endpoints = (0..count.max(1))
+            .map(|_| {
+                let mut endpoint = Endpoint::client(local).map_err(ConnectError::Socket)?;
+                endpoint.set_default_client_config(config.clone());
+                Ok(endpoint)
+            })
+            .collect::<Result<Arc<[Endpoint]>, ConnectError>>()?;
+        Ok(Self {
+            endpoints,
+            next: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Opens `count` endpoints for connections to `target`, in the address
+    /// family its host resolves to.
+    pub async fn for_server(
+        target: &QuicUrl,
+        count: usize,
+        pin: CertHash,
+    ) -> Result<Self, ConnectError> {
+        let address = resolve(target).await?;
+        Self::open(count, address.is_ipv6(), pin)
+    }
+
+    fn take(&self) -> Endpoint {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.endpoints.len();
+        self.endpoints[index].clone()
+    }
+}
+
+fn local_address(ipv6: bool) -> SocketAddr {
+    if ipv6 {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    }
+}
+
 /// A connection's sending side.
 pub(super) struct QuicLink {
-    /// Owns the UDP socket; kept so that closing can wait for it to drain.
+    /// The UDP socket; kept so that closing can wait for it to drain.
     endpoint: Endpoint,
+    /// Whether the endpoint is this connection's alone. A shared one is
+    /// not waited on when closing: other connections keep it busy.
+    own_endpoint: bool,
     connection: Connection,
     /// The session's stream. Locked per frame so frames never interleave.
     stream: Mutex<SendStream>,
@@ -97,15 +155,34 @@ pub(super) async fn connect(
     counters: &Arc<ByteCounters>,
 ) -> Result<(QuicLink, mpsc::Receiver<Incoming>, Readers), ConnectError> {
     let address = resolve(target).await?;
-    let local: SocketAddr = if address.is_ipv6() {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    };
-    let endpoint = Endpoint::client(local).map_err(ConnectError::Socket)?;
+    let endpoint =
+        Endpoint::client(local_address(address.is_ipv6())).map_err(ConnectError::Socket)?;
     let connection = endpoint
         .connect_with(client_config(pin)?, address, target.bare_host())?
         .await?;
+    Ok(start(endpoint, true, connection, counters).await?)
+}
+
+/// Connects through one of `endpoints`, with their pin.
+pub(super) async fn connect_via(
+    target: &QuicUrl,
+    endpoints: &QuicEndpoints,
+    counters: &Arc<ByteCounters>,
+) -> Result<(QuicLink, mpsc::Receiver<Incoming>, Readers), ConnectError> {
+    let address = resolve(target).await?;
+    let endpoint = endpoints.take();
+    let connection = endpoint.connect(address, target.bare_host())?.await?;
+    Ok(start(endpoint, false, connection, counters).await?)
+}
+
+/// Opens the session's stream and starts the reader tasks.
+async fn start(
+    endpoint: Endpoint,
+    own_endpoint: bool,
+    connection: Connection,
+    counters: &Arc<ByteCounters>,
+) -> Result<(QuicLink, mpsc::Receiver<Incoming>, Readers), quinn::ConnectionError> {
+    let address = connection.remote_address();
     let (send, recv) = connection.open_bi().await?;
     tracing::debug!(%address, "QUIC connected");
 
@@ -120,6 +197,7 @@ pub(super) async fn connect(
     let readers = Readers(vec![stream.abort_handle(), datagrams]);
     let link = QuicLink {
         endpoint,
+        own_endpoint,
         connection,
         stream: Mutex::new(send),
     };
@@ -258,7 +336,9 @@ impl QuicLink {
             }
         }
         self.connection.close(0u32.into(), b"client closed");
-        let _ = tokio::time::timeout(CLOSE_LINGER, self.endpoint.wait_idle()).await;
+        if self.own_endpoint {
+            let _ = tokio::time::timeout(CLOSE_LINGER, self.endpoint.wait_idle()).await;
+        }
     }
 }
 
@@ -290,8 +370,7 @@ async fn read_stream(
             break;
         }
         counters.add_received(HEADER_LEN + len);
-        let msg = codec::decode_server(&payload, Format::Postcard).map_err(ClientError::from);
-        if tx.send(msg).await.is_err() {
+        if tx.send(Ok(payload.into())).await.is_err() {
             break;
         }
     }
@@ -317,8 +396,7 @@ async fn read_datagrams(
 ) {
     while let Ok(datagram) = connection.read_datagram().await {
         counters.add_received(datagram.len());
-        let msg = codec::decode_server(&datagram, Format::Postcard).map_err(ClientError::from);
-        match tx.try_send(msg) {
+        match tx.try_send(Ok(datagram)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => tracing::trace!("datagram dropped"),
             Err(mpsc::error::TrySendError::Closed(_)) => break,

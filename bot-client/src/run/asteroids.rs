@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use stadium_shared::asteroids::offset;
 use stadium_shared::snapshot::{RockState, ShipState, Snapshot, SnapshotBuffer, angle_of};
-use stadium_shared::{ClientMsg, Input, SessionId};
+use stadium_shared::{ClientMsg, Input, SessionId, Tick};
 use tokio::time::Instant;
 
 use super::timing::Samples;
 use super::{Shared, bump};
+use crate::client::SnapshotHeader;
 
 /// States kept as delta baselines: as many ticks as the server keeps.
 const SNAPSHOT_STATES: usize = 64;
@@ -35,6 +36,9 @@ const CLOSE_ENOUGH: f32 = 250.0;
 const FIRE_CONE: f32 = 0.2;
 /// Stick while wandering: a slow circle.
 const WANDER_TURN: f32 = 0.3;
+/// A snapshot more than this many tick periods after the previous one is
+/// late.
+const LATE_PERIODS: f64 = 1.5;
 
 /// The controls of one input.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,18 +95,25 @@ fn turn_between(from: f32, to: f32) -> f32 {
 #[derive(Debug)]
 pub struct InputLog {
     sent: VecDeque<(u32, Instant)>,
+    /// Whether inputs are noted at all: light bots do not measure.
+    enabled: bool,
 }
 
 impl InputLog {
-    /// An empty log with room for the inputs that may be in flight.
-    pub fn new() -> Self {
+    /// An empty log with room for the inputs that may be in flight, or
+    /// one that notes nothing when `enabled` is false.
+    pub fn new(enabled: bool) -> Self {
         Self {
-            sent: VecDeque::with_capacity(INPUTS_IN_FLIGHT),
+            sent: VecDeque::with_capacity(if enabled { INPUTS_IN_FLIGHT } else { 0 }),
+            enabled,
         }
     }
 
     /// Notes input `seq` leaving at `at`. Sequence numbers only grow.
     pub fn sent(&mut self, seq: u32, at: Instant) {
+        if !self.enabled {
+            return;
+        }
         if self.sent.len() == INPUTS_IN_FLIGHT {
             self.sent.pop_front();
         }
@@ -125,80 +136,148 @@ impl InputLog {
 }
 
 /// What one Asteroids bot knows of its arena and how it flies.
+///
+/// A probe decodes every snapshot, rebuilds the arena, aims in it and
+/// measures latencies; a light pilot reads only snapshot headers, counts
+/// them, acknowledges their ticks and wanders.
 pub struct Pilot {
     session: SessionId,
     shared: Arc<Shared>,
     /// Circling direction while wandering, so that bots spread out.
     clockwise: bool,
-    buffer: SnapshotBuffer,
+    /// The arena's states, for a probe; `None` for a light pilot.
+    buffer: Option<SnapshotBuffer>,
     inputs: InputLog,
     /// Sequence number of the next input, from 1.
     next_seq: u32,
     last_snapshot_at: Option<Instant>,
+    /// Snapshots received in the measurement window.
+    window_snapshots: u64,
     input_to_ack: Samples,
     snapshot_interval: Samples,
 }
 
 impl Pilot {
-    /// The pilot of bot `index`, whose session is `session`.
-    pub(super) fn new(index: usize, session: SessionId, shared: Arc<Shared>) -> Self {
+    /// The pilot of bot `index`, whose session is `session`; a probe when
+    /// `probe` is set.
+    pub(super) fn new(index: usize, session: SessionId, shared: Arc<Shared>, probe: bool) -> Self {
         let timings = &shared.timings;
         Self {
             session,
             clockwise: index.is_multiple_of(2),
-            buffer: SnapshotBuffer::new(SNAPSHOT_STATES),
-            inputs: InputLog::new(),
+            buffer: probe.then(|| SnapshotBuffer::new(SNAPSHOT_STATES)),
+            inputs: InputLog::new(probe),
             next_seq: 1,
             last_snapshot_at: None,
-            input_to_ack: Samples::new(&timings.input_to_ack),
+            window_snapshots: 0,
+            input_to_ack: Samples::new(&timings.input_to_ack)
+                .with_recent(&timings.input_to_ack_recent),
             snapshot_interval: Samples::new(&timings.snapshot_interval),
             shared,
         }
     }
 
-    /// Takes a snapshot received at `now`: measures it, settles the inputs
-    /// it echoes and rebuilds its state. Returns the ack for a rebuilt
-    /// state; a delta against a state not held is counted and not acked,
-    /// so the server goes on deltaing against the last ack (or sends full).
+    /// Snapshots this pilot received in the run's measurement window.
+    pub fn window_snapshots(&self) -> u64 {
+        self.window_snapshots
+    }
+
+    /// Takes a decoded snapshot received at `now`: measures it, settles
+    /// the inputs it echoes and, for a probe, rebuilds its state. Returns
+    /// the ack for a rebuilt state (a light pilot acks every tick); a
+    /// delta against a state not held is counted and not acked, so the
+    /// server goes on deltaing against the last ack (or sends full).
     pub fn on_snapshot(&mut self, snapshot: &Snapshot, now: Instant) -> Option<ClientMsg> {
-        let counts = &self.shared.counts;
-        bump(&counts.snapshots);
-        if let Some(previous) = self.last_snapshot_at.replace(now) {
-            self.snapshot_interval.record(now.duration_since(previous));
-        }
-        let input_to_ack = &mut self.input_to_ack;
-        self.inputs
-            .echoed(snapshot.last_input, now, |delay| input_to_ack.record(delay));
-        match self.buffer.receive(snapshot) {
-            Ok(_) if self.shared.config.ack => Some(ClientMsg::Ack {
-                tick: snapshot.tick,
-            }),
-            Ok(_) => None,
+        let header = SnapshotHeader {
+            tick: snapshot.tick,
+            baseline: snapshot.baseline,
+            last_input: snapshot.last_input,
+            tick_hz: snapshot.tick_hz,
+        };
+        let Some(buffer) = &mut self.buffer else {
+            return self.on_header(header, now);
+        };
+        let received = buffer.receive(snapshot).map(|_| ());
+        self.measure(header, now);
+        match received {
+            Ok(_) => self.ack(header.tick),
             Err(missing) => {
                 tracing::trace!(%missing, "snapshot unusable");
-                bump(&counts.snapshots_unusable);
+                if self.shared.measuring(now) {
+                    bump(&self.shared.counts.snapshots_unusable);
+                }
                 None
             }
         }
     }
 
-    /// The input to send at `now`, once the pilot holds a state of the
-    /// arena to aim in (before that its ship may not be seated yet).
+    /// Takes the header of a snapshot received at `now`, as a light pilot
+    /// does: measures it and acks its tick.
+    pub fn on_header(&mut self, header: SnapshotHeader, now: Instant) -> Option<ClientMsg> {
+        self.measure(header, now);
+        self.ack(header.tick)
+    }
+
+    fn ack(&self, tick: Tick) -> Option<ClientMsg> {
+        self.shared.config.ack.then_some(ClientMsg::Ack { tick })
+    }
+
+    /// Counts a snapshot, whether it came late, and for a probe its
+    /// interval and the inputs it echoes.
+    fn measure(&mut self, header: SnapshotHeader, now: Instant) {
+        let measuring = self.shared.measuring(now);
+        let counts = &self.shared.counts;
+        let previous = self.last_snapshot_at.replace(now);
+        if measuring {
+            bump(&counts.snapshots);
+            self.window_snapshots += 1;
+        }
+        if let Some(previous) = previous
+            && measuring
+        {
+            let interval = now.duration_since(previous);
+            bump(&counts.snapshot_intervals);
+            if is_late(interval, header.tick_hz) {
+                bump(&counts.snapshots_late);
+            }
+            if self.buffer.is_some() {
+                self.snapshot_interval.record(interval);
+            }
+        }
+        let input_to_ack = &mut self.input_to_ack;
+        self.inputs.echoed(header.last_input, now, |delay| {
+            if measuring {
+                input_to_ack.record(delay);
+            }
+        });
+    }
+
+    /// The input to send at `now`, once the pilot has seen its arena
+    /// (before that its ship may not be seated yet). A probe aims in its
+    /// rebuilt state; a light pilot wanders.
     pub fn input(&mut self, now: Instant) -> Option<ClientMsg> {
-        let (_, state) = self.buffer.latest()?;
+        self.last_snapshot_at?;
         let seq = self.next_seq;
-        self.next_seq += 1;
-        let ship = state
-            .ships()
-            .find(|(_, ship)| ship.owner == self.session)
-            .map(|(_, ship)| ship);
         let config = &self.shared.config;
-        let rocks = state.rocks().map(|(_, rock)| rock);
-        let controls = ship
-            .and_then(|ship| aim(ship, rocks, config.fire))
-            .unwrap_or_else(|| wander(seq, config.input_hz, self.clockwise));
+        let controls = match &self.buffer {
+            Some(buffer) => {
+                let (_, state) = buffer.latest()?;
+                let ship = state
+                    .ships()
+                    .find(|(_, ship)| ship.owner == self.session)
+                    .map(|(_, ship)| ship);
+                let rocks = state.rocks().map(|(_, rock)| rock);
+                ship.and_then(|ship| aim(ship, rocks, config.fire))
+            }
+            None => None,
+        }
+        .unwrap_or_else(|| wander(seq, config.input_hz, self.clockwise));
+        self.next_seq += 1;
         self.inputs.sent(seq, now);
-        bump(&self.shared.counts.inputs);
+        bump(&self.shared.counts.inputs_all);
+        if self.shared.measuring(now) {
+            bump(&self.shared.counts.inputs);
+        }
         Some(ClientMsg::Input(Input {
             seq,
             turn: controls.turn,
@@ -208,9 +287,15 @@ impl Pilot {
     }
 }
 
+/// Whether a snapshot `interval` after the previous one came late: more
+/// than one and a half tick periods at `tick_hz` (half a period after it
+/// was due). A rate of 0 never makes one late.
+pub fn is_late(interval: Duration, tick_hz: u16) -> bool {
+    tick_hz > 0 && interval.as_secs_f64() * f64::from(tick_hz) > LATE_PERIODS
+}
+
 #[cfg(test)]
 mod tests {
-    use stadium_shared::Tick;
     use stadium_shared::asteroids::RockSize;
     use stadium_shared::snapshot::{
         ANGLE_STEPS, ArenaState, Body, EntityState, POSITION_STEPS, quantize_angle,
@@ -315,7 +400,7 @@ mod tests {
     #[test]
     fn an_echo_settles_every_input_up_to_it_once() {
         let start = Instant::now();
-        let mut log = InputLog::new();
+        let mut log = InputLog::new(true);
         for seq in 1..=8 {
             log.sent(seq, start + Duration::from_millis(u64::from(seq) * 50));
         }
@@ -334,9 +419,57 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_are_late_past_one_and_a_half_periods() {
+        let ms = Duration::from_millis;
+        assert!(!is_late(ms(33), 30));
+        assert!(!is_late(ms(49), 30), "49 ms is under 1.5 x 33.3 ms");
+        assert!(is_late(ms(51), 30));
+        assert!(is_late(ms(26), 60), "1.5 periods at 60 Hz is 25 ms");
+        assert!(!is_late(ms(1000), 0));
+    }
+
+    #[test]
+    fn light_pilots_ack_headers_and_wander_without_measuring_latency() {
+        let shared = Arc::new(Shared::new(Arc::new(RunConfig {
+            tick_hz: 30,
+            ..RunConfig::default()
+        })));
+        let mut pilot = Pilot::new(0, SessionId(1), shared.clone(), false);
+        let start = Instant::now();
+        assert_eq!(
+            pilot.input(start),
+            None,
+            "no input before the first snapshot"
+        );
+        let header = |tick, last_input| SnapshotHeader {
+            tick: Tick(tick),
+            baseline: Some(Tick(tick - 1)),
+            last_input,
+            tick_hz: 30,
+        };
+        assert_eq!(
+            pilot.on_header(header(5, 0), start),
+            Some(ClientMsg::Ack { tick: Tick(5) })
+        );
+        assert!(matches!(pilot.input(start), Some(ClientMsg::Input(_))));
+        pilot.on_header(header(6, 1), start + Duration::from_millis(33));
+        pilot.on_header(header(7, 1), start + Duration::from_millis(100));
+        let counts = &shared.counts;
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(read(&counts.snapshots), 3);
+        assert_eq!(pilot.window_snapshots(), 3);
+        assert_eq!(read(&counts.snapshot_intervals), 2);
+        assert_eq!(read(&counts.snapshots_late), 1, "the 67 ms gap");
+        drop(pilot);
+        let timings = &shared.timings;
+        assert_eq!(timings.input_to_ack.lock().unwrap().len(), 0);
+        assert_eq!(timings.snapshot_interval.lock().unwrap().len(), 0);
+    }
+
+    #[test]
     fn a_full_log_gives_up_its_oldest_input() {
         let now = Instant::now();
-        let mut log = InputLog::new();
+        let mut log = InputLog::new(true);
         for seq in 1..=INPUTS_IN_FLIGHT as u32 + 2 {
             log.sent(seq, now);
         }
@@ -347,7 +480,7 @@ mod tests {
     #[test]
     fn pilots_ack_rebuilt_snapshots_and_count_the_unusable() {
         let shared = Arc::new(Shared::new(Arc::new(RunConfig::default())));
-        let mut pilot = Pilot::new(0, SessionId(1), shared.clone());
+        let mut pilot = Pilot::new(0, SessionId(1), shared.clone(), true);
         let now = Instant::now();
         assert_eq!(pilot.input(now), None, "no input before the first state");
 

@@ -25,7 +25,10 @@ use super::asteroids::Pilot;
 use super::timing::Samples;
 use super::trivia::{answer_delay, choose_answer};
 use super::{Group, Shared, bump, tick};
-use crate::client::{Client, ClientError, ClientReceiver, ClientSender, ConnectError};
+use crate::client::{
+    ByteCounters, Client, ClientError, ClientReceiver, ClientSender, ConnectError, QuicEndpoints,
+    Received, SnapshotHeader,
+};
 
 /// Connecting and saying hello together may take this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +49,10 @@ pub(super) struct Bot {
     pub group: Arc<Group>,
     pub shared: Arc<Shared>,
     pub permits: Arc<Semaphore>,
+    /// The run's shared QUIC endpoints, on QUIC.
+    pub endpoints: Option<QuicEndpoints>,
+    /// Whether this bot decodes everything and measures latencies.
+    pub probe: bool,
 }
 
 /// How a bot's session ended.
@@ -79,27 +86,35 @@ impl Bot {
                 return;
             }
         };
-        bump(&self.shared.counts.connected);
+        let counts = &self.shared.counts;
+        bump(&counts.connected);
+        if self.probe {
+            bump(&counts.probes);
+        }
 
         let counters = client.counters().clone();
         let (sender, receiver) = client.split();
         let mut player = Player::new(&self, session);
-        let end = self.session(&sender, receiver, &mut player).await;
+        let mut window = Window::new(&self.shared, &counters);
+        let end = self
+            .session(&sender, receiver, &mut player, &mut window)
+            .await;
         match end {
-            End::Deadline => sender.close().await,
+            End::Deadline => {
+                bump(&counts.finished);
+                sender.close().await;
+            }
             End::Closed => {
                 tracing::debug!(bot = self.index, "connection ended early");
-                bump(&self.shared.counts.disconnects);
+                bump(&counts.disconnects);
             }
         }
-
-        let counts = &self.shared.counts;
-        counts
-            .bytes_in
-            .fetch_add(counters.received(), Ordering::Relaxed);
-        counts
-            .bytes_out
-            .fetch_add(counters.sent(), Ordering::Relaxed);
+        if let Some(pilot) = &player.pilot {
+            self.shared.pilot_done(pilot.window_snapshots());
+        }
+        let (received, sent) = window.bytes(&counters);
+        counts.bytes_in.fetch_add(received, Ordering::Relaxed);
+        counts.bytes_out.fetch_add(sent, Ordering::Relaxed);
     }
 
     async fn connect(&self) -> Result<(Client, SessionId), Failure> {
@@ -113,7 +128,8 @@ impl Bot {
             .expect("the connect semaphore is never closed");
         let config = &self.shared.config;
         let attempt = async {
-            let mut client = Client::connect(&config.url, &config.connect).await?;
+            let mut client =
+                Client::connect_via(&config.url, &config.connect, self.endpoints.as_ref()).await?;
             let session = client.hello(&format!("bot-{}", self.index)).await?;
             Ok::<_, Failure>((client, session))
         };
@@ -150,6 +166,7 @@ impl Bot {
         sender: &ClientSender,
         mut receiver: ClientReceiver,
         player: &mut Player,
+        window: &mut Window,
     ) -> End {
         let mut outbox = Vec::new();
         let mut code = self.group.code.subscribe();
@@ -159,11 +176,18 @@ impl Bot {
                 settings: self.room_settings(),
             });
         }
-        let mut ping = tokio::time::interval(PING_EVERY);
-        ping.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        // Only probes measure round trips.
+        let mut ping = self.probe.then(|| {
+            let mut ping = tokio::time::interval(PING_EVERY);
+            ping.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            ping
+        });
         let mut inputs = player.pilot.is_some().then(|| self.input_interval());
         let deadline = tokio::time::sleep_until(self.deadline);
         tokio::pin!(deadline);
+        let window_opens = tokio::time::sleep_until(self.shared.measure_from);
+        tokio::pin!(window_opens);
+        let mut window_open = self.shared.measuring(Instant::now());
 
         loop {
             for msg in outbox.drain(..) {
@@ -176,12 +200,20 @@ impl Bot {
             let answer_at = player.pending.as_ref().map(|answer| answer.at);
             tokio::select! {
                 _ = &mut deadline => return End::Deadline,
-                incoming = receiver.recv() => match incoming {
-                    Ok(msg) => player.on_message(msg, &mut outbox),
-                    Err(ClientError::Closed) => return End::Closed,
-                    Err(err) => player.client_error(&err),
+                incoming = receive(&mut receiver, self.probe) => {
+                    bump(&self.shared.counts.messages);
+                    match incoming {
+                        Ok(Received::Message(msg)) => player.on_message(msg, &mut outbox),
+                        Ok(Received::Snapshot(header)) => player.on_header(header, &mut outbox),
+                        Err(ClientError::Closed) => return End::Closed,
+                        Err(err) => player.client_error(&err),
+                    }
                 },
-                _ = ping.tick() => outbox.push(player.ping(Instant::now())),
+                _ = tick(&mut ping) => outbox.push(player.ping(Instant::now())),
+                _ = &mut window_opens, if !window_open => {
+                    window_open = true;
+                    window.open(sender.counters());
+                }
                 _ = tick(&mut inputs) => outbox.extend(player.input(Instant::now())),
                 _ = tokio::time::sleep_until(answer_at.unwrap_or(self.deadline)),
                     if answer_at.is_some() => outbox.extend(player.answer_due()),
@@ -224,6 +256,45 @@ impl Bot {
         let mut inputs = tokio::time::interval(period);
         inputs.set_missed_tick_behavior(MissedTickBehavior::Skip);
         inputs
+    }
+}
+
+/// The next message: decoded in full for a probe, with snapshots only
+/// peeked at for a light bot.
+async fn receive(receiver: &mut ClientReceiver, probe: bool) -> Result<Received, ClientError> {
+    if probe {
+        receiver.recv().await.map(Received::Message)
+    } else {
+        receiver.recv_light().await
+    }
+}
+
+/// A bot's byte counts when the measurement window opened, so that the
+/// report's rates leave the warm-up out.
+struct Window {
+    at_open: (u64, u64),
+}
+
+impl Window {
+    /// A bot that connects inside the window counts all its bytes.
+    fn new(shared: &Shared, counters: &ByteCounters) -> Self {
+        let mut window = Self { at_open: (0, 0) };
+        if !shared.measuring(Instant::now()) {
+            window.open(counters);
+        }
+        window
+    }
+
+    fn open(&mut self, counters: &ByteCounters) {
+        self.at_open = (counters.received(), counters.sent());
+    }
+
+    /// Bytes received and sent since the window opened.
+    fn bytes(&self, counters: &ByteCounters) -> (u64, u64) {
+        (
+            counters.received().saturating_sub(self.at_open.0),
+            counters.sent().saturating_sub(self.at_open.1),
+        )
     }
 }
 
@@ -306,7 +377,7 @@ impl Player {
             next_nonce: 0,
             rtt: Samples::new(&bot.shared.timings.rtt),
             pilot: (bot.shared.config.game == GameKind::Asteroids)
-                .then(|| Pilot::new(bot.index, session, bot.shared.clone())),
+                .then(|| Pilot::new(bot.index, session, bot.shared.clone(), bot.probe)),
         }
     }
 
@@ -314,6 +385,7 @@ impl Player {
         match msg {
             ServerMsg::Pong { nonce } => self.pong(nonce, Instant::now()),
             ServerMsg::RoomCreated { room } if self.is_creator && self.room.is_none() => {
+                bump(&self.shared.counts.rooms);
                 outbox.push(ClientMsg::JoinRoom {
                     code: room.code.to_string(),
                     spectate: false,
@@ -354,6 +426,13 @@ impl Player {
             ServerMsg::Welcome { .. }
             | ServerMsg::RoomList { .. }
             | ServerMsg::RoomCreated { .. } => {}
+        }
+    }
+
+    /// A snapshot of which only the header was read.
+    fn on_header(&mut self, header: SnapshotHeader, outbox: &mut Vec<ClientMsg>) {
+        if let Some(pilot) = &mut self.pilot {
+            outbox.extend(pilot.on_header(header, Instant::now()));
         }
     }
 

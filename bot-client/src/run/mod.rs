@@ -12,6 +12,7 @@
 
 mod asteroids;
 mod bot;
+mod monitor;
 mod timing;
 mod trivia;
 
@@ -27,13 +28,19 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use crate::client::{CertHash, ConnectError, ConnectOptions, QuicUrl, Transport, fetch_cert_hash};
+use crate::client::{
+    CertHash, ConnectError, ConnectOptions, QuicEndpoints, QuicUrl, Transport, fetch_cert_hash,
+};
 use crate::report::{DurationSummary, Report};
 use timing::Timings;
 
 /// Connection attempts in flight at once, so that a thousand bots started
 /// together do not arrive as one burst of handshakes.
 const CONNECT_CONCURRENCY: usize = 64;
+/// QUIC bots per shared UDP socket: few enough that a tick's burst of
+/// snapshots fits the socket's receive buffer, many enough that ten
+/// thousand bots need only a few dozen sockets and endpoint tasks.
+const BOTS_PER_ENDPOINT: usize = 250;
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +88,13 @@ pub struct RunConfig {
     /// Join this existing room instead of creating rooms: every bot takes
     /// a seat in it by code (as many as it has free).
     pub room: Option<RoomCode>,
+    /// The share of bots, 0 to 1, that decode every message and measure
+    /// latencies (probes). The others read only snapshot headers, count
+    /// and acknowledge them, and send inputs.
+    pub probe_share: f64,
+    /// Time from the start of the run before measuring begins: counts,
+    /// rates and timings in the report cover only what follows it.
+    pub warmup: Duration,
 }
 
 impl Default for RunConfig {
@@ -105,6 +119,8 @@ impl Default for RunConfig {
             ramp: 0,
             seed: None,
             room: None,
+            probe_share: 0.1,
+            warmup: Duration::ZERO,
         }
     }
 }
@@ -122,7 +138,7 @@ pub enum RunError {
 }
 
 /// The counts of a run so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Progress {
     /// Time since the run started.
     pub elapsed: Duration,
@@ -142,6 +158,13 @@ pub struct Progress {
     pub inputs: u64,
     /// Asteroids snapshots received.
     pub snapshots: u64,
+    /// Rooms the bots have opened.
+    pub rooms: u64,
+    /// Messages received, of every kind.
+    pub messages: u64,
+    /// The 99th percentile of input-to-ack since the last progress, in
+    /// milliseconds (0 when nothing was measured).
+    pub recent_p99_ms: f64,
 }
 
 /// Where a bot plays: its group (one room) and how many bots share it.
@@ -188,8 +211,13 @@ async fn run_inner(
 ) -> Result<Report, RunError> {
     validate(&config)?;
     let transport = Transport::of_url(&config.url)?;
+    let mut endpoints = None;
     if transport == Transport::Quic {
-        config.connect.cert_sha256 = Some(pin_for(&config).await?.to_hex());
+        let pin = pin_for(&config).await?;
+        config.connect.cert_sha256 = Some(pin.to_hex());
+        let count = config.bots.div_ceil(BOTS_PER_ENDPOINT);
+        let target = QuicUrl::parse(&config.url)?;
+        endpoints = Some(QuicEndpoints::for_server(&target, count, pin).await?);
     }
 
     let config = Arc::new(config);
@@ -205,6 +233,7 @@ async fn run_inner(
             })
             .collect(),
     };
+    let lag = tokio::spawn(monitor::watch_schedule(shared.clone()));
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let start = Instant::now();
     let deadline = start + config.duration;
@@ -222,6 +251,8 @@ async fn run_inner(
             group: groups[group].clone(),
             shared: shared.clone(),
             permits: permits.clone(),
+            endpoints: endpoints.clone(),
+            probe: is_probe(index, config.probe_share),
         };
         bots.spawn(bot.play());
     }
@@ -231,6 +262,7 @@ async fn run_inner(
         interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
         interval
     });
+    let mut timeline = monitor::Timeline::new(start);
     loop {
         tokio::select! {
             done = bots.join_next() => match done {
@@ -242,9 +274,13 @@ async fn run_inner(
                 None => break,
             },
             _ = tick(&mut progress) => on_progress(&shared.progress(start.elapsed())),
+            _ = timeline.tick() => timeline.sample(&shared),
         }
     }
-    Ok(shared.report(transport, start.elapsed()))
+    lag.abort();
+    let mut report = shared.report(transport, start.elapsed());
+    report.timeline = timeline.into_points();
+    Ok(report)
 }
 
 /// The next tick of an interval, or never when there is none.
@@ -270,6 +306,12 @@ fn validate(config: &RunConfig) -> Result<(), RunError> {
     if config.input_hz == 0 {
         return Err(RunError::Config("input rate must be at least 1 per second"));
     }
+    if !(0.0..=1.0).contains(&config.probe_share) {
+        return Err(RunError::Config("the probe share must be between 0 and 1"));
+    }
+    if config.warmup >= config.duration {
+        return Err(RunError::Config("the warm-up must end before the run does"));
+    }
     Ok(())
 }
 
@@ -280,6 +322,15 @@ async fn pin_for(config: &RunConfig) -> Result<CertHash, ConnectError> {
     }
     let target = QuicUrl::parse(&config.url)?;
     Ok(fetch_cert_hash(&target.host, config.connect.http_port).await?)
+}
+
+/// Whether bot `index` is a probe when `share` of the bots are: probes are
+/// spread evenly, so that with rooms of ten and a share of 0.1 every room
+/// holds one.
+fn is_probe(index: usize, share: f64) -> bool {
+    let before = (index as f64 * share).floor();
+    let after = ((index + 1) as f64 * share).floor();
+    after > before
 }
 
 /// When bot `index` starts, relative to the run's start.
@@ -328,6 +379,8 @@ impl Group {
 /// What all bots of a run share.
 struct Shared {
     config: Arc<RunConfig>,
+    /// When measuring begins: the end of the warm-up.
+    measure_from: Instant,
     pack: Pack,
     counts: Counts,
     timings: Timings,
@@ -350,8 +403,23 @@ struct Counts {
     snapshots: AtomicU64,
     /// Delta snapshots whose baseline the bot did not hold.
     snapshots_unusable: AtomicU64,
+    /// Snapshots that had a previous one from the same bot to follow.
+    snapshot_intervals: AtomicU64,
+    /// Of those, the ones that came late.
+    snapshots_late: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    /// Messages received and inputs sent, during the warm-up too.
+    messages: AtomicU64,
+    inputs_all: AtomicU64,
+    /// Bots whose session ended at the deadline.
+    finished: AtomicU64,
+    rooms: AtomicU64,
+    probes: AtomicU64,
+    /// Bots that played Asteroids and were measured, and the fewest
+    /// snapshots one of them got in the window.
+    pilots: AtomicU64,
+    fewest_snapshots: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -365,13 +433,30 @@ fn read(counter: &AtomicU64) -> u64 {
 impl Shared {
     fn new(config: Arc<RunConfig>) -> Self {
         Self {
+            measure_from: Instant::now() + config.warmup,
             config,
             pack: Pack::built_in(),
-            counts: Counts::default(),
+            counts: Counts {
+                fewest_snapshots: AtomicU64::new(u64::MAX),
+                ..Counts::default()
+            },
             timings: Timings::new(),
             matches: Mutex::new(HashSet::new()),
             error_kinds: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Whether `now` is in the measurement window.
+    fn measuring(&self, now: Instant) -> bool {
+        now >= self.measure_from
+    }
+
+    /// A pilot that got `snapshots` in the window is done.
+    fn pilot_done(&self, snapshots: u64) {
+        bump(&self.counts.pilots);
+        self.counts
+            .fewest_snapshots
+            .fetch_min(snapshots, Ordering::Relaxed);
     }
 
     fn record_error(&self, kind: String) {
@@ -407,6 +492,9 @@ impl Shared {
             answers: read(&c.answers),
             inputs: read(&c.inputs),
             snapshots: read(&c.snapshots),
+            rooms: read(&c.rooms),
+            messages: read(&c.messages),
+            recent_p99_ms: self.timings.take_recent_p99_ms(),
         }
     }
 
@@ -414,12 +502,26 @@ impl Shared {
         let c = &self.counts;
         let connected = read(&c.connected);
         let duration_s = elapsed.as_secs_f64();
-        let per_bot_per_s = |count: u64| {
-            if connected == 0 || duration_s == 0.0 {
+        let warmup_s = self.config.warmup.as_secs_f64().min(duration_s);
+        let window_s = duration_s - warmup_s;
+        let per_s = |count: u64| {
+            if window_s == 0.0 {
                 0.0
             } else {
-                count as f64 / connected as f64 / duration_s
+                count as f64 / window_s
             }
+        };
+        let per_bot_per_s = |count: u64| {
+            if connected == 0 {
+                0.0
+            } else {
+                per_s(count) / connected as f64
+            }
+        };
+        let (intervals, late) = (read(&c.snapshot_intervals), read(&c.snapshots_late));
+        let fewest = match read(&c.pilots) {
+            0 => 0,
+            _ => read(&c.fewest_snapshots),
         };
         let summary = |histogram: &Mutex<Histogram<u64>>| {
             DurationSummary::from_micros(&histogram.lock().expect("no panics while counting"))
@@ -450,12 +552,32 @@ impl Shared {
             snapshots,
             snapshots_unusable: read(&c.snapshots_unusable),
             snapshots_per_bot_per_s: per_bot_per_s(snapshots),
+            snapshots_per_bot_per_s_min: per_s(fewest),
             snapshot_interval_ms: summary(&self.timings.snapshot_interval),
+            snapshots_late: late,
+            late_snapshots_pct: if intervals == 0 {
+                0.0
+            } else {
+                late as f64 * 100.0 / intervals as f64
+            },
             bytes_in,
             bytes_out,
             bytes_in_per_bot_per_s: per_bot_per_s(bytes_in),
             bytes_out_per_bot_per_s: per_bot_per_s(bytes_out),
             duration_s,
+            warmup_s,
+            window_s,
+            probes: read(&c.probes),
+            rooms: read(&c.rooms),
+            schedule_lag_ms: summary(&self.timings.schedule_lag),
+            input_to_ack_histogram: crate::report::buckets_of(
+                &self
+                    .timings
+                    .input_to_ack
+                    .lock()
+                    .expect("no panics while counting"),
+            ),
+            timeline: Vec::new(),
         }
     }
 }
@@ -515,6 +637,15 @@ mod tests {
         assert!(group.claim_creator());
         assert!(!group.claim_creator());
         assert!(!group.claim_creator());
+    }
+
+    #[test]
+    fn probes_are_spread_one_per_share() {
+        let probes: Vec<usize> = (0..30).filter(|&i| is_probe(i, 0.1)).collect();
+        assert_eq!(probes, vec![9, 19, 29], "one in every ten bots");
+        assert!((0..50).all(|i| is_probe(i, 1.0)));
+        assert!((0..50).all(|i| !is_probe(i, 0.0)));
+        assert_eq!((0..1000).filter(|&i| is_probe(i, 0.25)).count(), 250);
     }
 
     #[test]

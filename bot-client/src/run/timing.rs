@@ -26,6 +26,10 @@ pub(super) struct Timings {
     pub input_to_ack: Arc<Mutex<Histogram<u64>>>,
     /// One snapshot received to the next, per bot.
     pub snapshot_interval: Arc<Mutex<Histogram<u64>>>,
+    /// Input-to-ack since progress last read it.
+    pub input_to_ack_recent: Arc<Mutex<Histogram<u64>>>,
+    /// How late the run's watch timer fired.
+    pub schedule_lag: Arc<Mutex<Histogram<u64>>>,
 }
 
 impl Timings {
@@ -35,7 +39,25 @@ impl Timings {
             rtt: shared(),
             input_to_ack: shared(),
             snapshot_interval: shared(),
+            input_to_ack_recent: shared(),
+            schedule_lag: shared(),
         }
+    }
+
+    /// The 99th percentile of input-to-ack since the last call, in
+    /// milliseconds; 0 when nothing was measured.
+    pub(super) fn take_recent_p99_ms(&self) -> f64 {
+        let mut recent = self
+            .input_to_ack_recent
+            .lock()
+            .expect("no panics while counting");
+        let p99 = if recent.is_empty() {
+            0.0
+        } else {
+            recent.value_at_quantile(0.99) as f64 / 1000.0
+        };
+        recent.reset();
+        p99
     }
 }
 
@@ -45,17 +67,31 @@ impl Timings {
 pub(super) struct Samples {
     micros: Vec<u64>,
     into: Arc<Mutex<Histogram<u64>>>,
+    /// A second histogram fed the same samples, read and reset by progress.
+    recent: Option<Arc<Mutex<Histogram<u64>>>>,
 }
 
 impl Samples {
+    /// Samples for `into`. The batch is allocated on the first sample, so
+    /// that bots which never measure cost nothing.
     pub(super) fn new(into: &Arc<Mutex<Histogram<u64>>>) -> Self {
         Self {
-            micros: Vec::with_capacity(BATCH),
+            micros: Vec::new(),
             into: into.clone(),
+            recent: None,
         }
     }
 
+    /// Also feeds `recent`.
+    pub(super) fn with_recent(mut self, recent: &Arc<Mutex<Histogram<u64>>>) -> Self {
+        self.recent = Some(recent.clone());
+        self
+    }
+
     pub(super) fn record(&mut self, elapsed: Duration) {
+        if self.micros.capacity() == 0 {
+            self.micros.reserve_exact(BATCH);
+        }
         self.micros
             .push(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
         if self.micros.len() == BATCH {
@@ -69,6 +105,14 @@ impl Samples {
         }
         // This runs in drop, where a second panic would abort; a histogram
         // poisoned by a panicking bot still holds valid counts.
+        if let Some(recent) = &self.recent {
+            let mut histogram = recent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for &micros in &self.micros {
+                histogram.saturating_record(micros);
+            }
+        }
         let mut histogram = self
             .into
             .lock()
