@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::builder::BoolishValueParser;
+use stadium_shared::MAX_FRAME_LEN;
 
 /// Everything an operator can set. Every field has a default that works on
 /// a developer's machine with no further step.
@@ -70,9 +71,13 @@ pub struct Config {
     #[arg(long, env = "STADIUM_HELLO_SECS", default_value_t = 10.0)]
     pub hello_secs: f64,
 
-    /// Messages queued for one client before it is dropped as too slow.
-    #[arg(long, env = "STADIUM_OUTBOUND_QUEUE", default_value_t = 512)]
-    pub outbound_queue: usize,
+    /// Bytes of events, chat and replies queued for one client before it
+    /// is dropped as too slow (snapshots never queue: only the newest is
+    /// kept). The worst tick, a trivia round end, is at most three
+    /// frames (reveal, scores, next question) of at most 64 KiB each, so
+    /// the default holds five of them.
+    #[arg(long, env = "STADIUM_OUTBOUND_QUEUE_BYTES", default_value_t = 1024 * 1024)]
+    pub outbound_queue_bytes: usize,
 
     /// Longest chat line, in characters.
     #[arg(long, env = "STADIUM_CHAT_MAX_CHARS", default_value_t = 280)]
@@ -87,6 +92,61 @@ pub struct Config {
     /// to 60 times a second.
     #[arg(long, env = "STADIUM_MSGS_PER_SEC", default_value_t = 150.0)]
     pub msgs_per_sec: f64,
+
+    /// Most rooms the sessions of one IP address may have open at once.
+    #[arg(long, env = "STADIUM_MAX_ROOMS_PER_ADDRESS", default_value_t = 16)]
+    pub max_rooms_per_address: usize,
+
+    /// Most seats a room may have, whatever its game allows.
+    #[arg(long, env = "STADIUM_MAX_PLAYERS_PER_ROOM", default_value_t = 200)]
+    pub max_players_per_room: u16,
+
+    /// Most open connections (QUIC and WebSocket, greeted or not) from one
+    /// IP address. Load tests from one machine need it raised.
+    #[arg(
+        long,
+        env = "STADIUM_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 1_024
+    )]
+    pub max_connections_per_address: usize,
+
+    /// Seconds a connection has to finish its QUIC handshake or send its
+    /// HTTP request headers (the WebSocket upgrade).
+    #[arg(long, env = "STADIUM_HANDSHAKE_SECS", default_value_t = 5.0)]
+    pub handshake_secs: f64,
+
+    /// Longest nickname, in characters.
+    #[arg(long, env = "STADIUM_NICKNAME_MAX_CHARS", default_value_t = 20)]
+    pub nickname_max_chars: usize,
+
+    /// Game inputs per second one client may send (bursts of twice that);
+    /// a tick applies at most one per player whatever arrives.
+    #[arg(long, env = "STADIUM_INPUTS_PER_SEC", default_value_t = 60.0)]
+    pub inputs_per_sec: f64,
+
+    /// Refused messages (bad frames, limits) before a client is
+    /// disconnected as hostile.
+    #[arg(long, env = "STADIUM_MAX_STRIKES", default_value_t = 50)]
+    pub max_strikes: u32,
+
+    /// Largest WebSocket message accepted, in bytes; one byte more closes
+    /// the connection with 1009. At most the protocol's 64 KiB frame limit.
+    #[arg(long, env = "STADIUM_WS_MAX_MESSAGE_BYTES", default_value_t = MAX_FRAME_LEN)]
+    pub ws_max_message_bytes: usize,
+
+    /// Largest single WebSocket frame accepted, in bytes (a message may
+    /// arrive in several), at most --ws-max-message-bytes.
+    #[arg(long, env = "STADIUM_WS_MAX_FRAME_BYTES", default_value_t = MAX_FRAME_LEN)]
+    pub ws_max_frame_bytes: usize,
+
+    /// Bytes a WebSocket may buffer for a client before its writer waits.
+    #[arg(long, env = "STADIUM_WS_WRITE_BUFFER_BYTES", default_value_t = 1024 * 1024)]
+    pub ws_write_buffer_bytes: usize,
+
+    /// Serve /ws-echo: a WebSocket echo endpoint with the same WebSocket
+    /// settings as /ws, for conformance suites. Off in production.
+    #[arg(long, env = "STADIUM_WS_ECHO", value_parser = BoolishValueParser::new())]
+    pub ws_echo: bool,
 
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "STADIUM_LOG_JSON", value_parser = BoolishValueParser::new())]
@@ -115,8 +175,35 @@ impl Config {
         Duration::from_secs_f64(self.empty_room_secs.max(0.0))
     }
 
+    /// How long a QUIC handshake or an HTTP request's headers may take.
+    pub fn handshake_deadline(&self) -> Duration {
+        Duration::from_secs_f64(self.handshake_secs.max(0.1))
+    }
+
+    /// The WebSocket limits, clamped to the protocol's frame limit.
+    pub fn ws_limits(&self) -> WsLimits {
+        let message = self.ws_max_message_bytes.clamp(1, MAX_FRAME_LEN);
+        WsLimits {
+            max_message: message,
+            max_frame: self.ws_max_frame_bytes.clamp(1, message),
+            max_write_buffer: self.ws_write_buffer_bytes.max(MAX_FRAME_LEN + 1),
+        }
+    }
+
     /// How long a connection may take to say hello.
     pub fn hello_deadline(&self) -> Duration {
         Duration::from_secs_f64(self.hello_secs.max(0.1))
     }
+}
+
+/// The WebSocket layer's limits, shared by /ws and /ws-echo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WsLimits {
+    /// Largest message, in bytes.
+    pub max_message: usize,
+    /// Largest frame, in bytes.
+    pub max_frame: usize,
+    /// Bytes buffered for writing before a send waits (tungstenite needs
+    /// it larger than one message).
+    pub max_write_buffer: usize,
 }

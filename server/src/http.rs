@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde::Serialize;
@@ -21,7 +21,12 @@ use crate::transport::ws;
 
 /// The server's routes.
 pub fn router(state: Arc<ServerState>) -> Router {
-    Router::new()
+    let router = if state.config.ws_echo {
+        Router::new().route("/ws-echo", get(ws::echo))
+    } else {
+        Router::new()
+    };
+    router
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -117,7 +122,9 @@ pub async fn serve(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(%err, "TCP_NODELAY not set");
         }
-        let service = TowerToHyperService::new(router.clone());
+        // The WebSocket endpoint counts connections per address.
+        let service =
+            TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(remote))));
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()

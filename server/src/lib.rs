@@ -18,6 +18,7 @@
 //! binary adds logging and signal handling.
 
 pub mod config;
+pub mod fuzzing;
 pub mod games;
 pub mod http;
 pub mod lobby;
@@ -81,6 +82,8 @@ impl Server {
         let limits = lobby::RoomLimits {
             total: config.max_rooms,
             per_session: config.max_rooms_per_session,
+            per_address: config.max_rooms_per_address,
+            players_per_room: config.max_players_per_room,
         };
         let lobby = Lobby::new(runner, pack, limits, config.empty_room_grace());
         let state = ServerState::new(config, lobby, identity.sha256.clone());
@@ -88,7 +91,7 @@ impl Server {
         tokio::spawn(transport::quic::listen(state.clone(), endpoint.clone()));
         let (stop_http, stopped) = watch::channel(false);
         let app = http::router(state.clone());
-        let header_timeout = state.config.hello_deadline();
+        let header_timeout = state.config.handshake_deadline();
         let http = tokio::spawn(http::serve(listener, app, stopped, header_timeout));
         tracing::info!(%quic_addr, %http_addr, cert_sha256 = %identity.sha256, "serving");
         Ok(Server {

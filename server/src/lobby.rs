@@ -2,6 +2,7 @@
 //! the `lobby` channel that announces rooms opening, filling and closing.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,11 @@ pub struct RoomLimits {
     /// Opened by one session: each room costs simulation time on the
     /// shared threads, so one client must not be able to open them all.
     pub per_session: usize,
+    /// Opened by the sessions of one IP address, so that reconnecting
+    /// for a fresh session does not lift the per-session limit.
+    pub per_address: usize,
+    /// Seats in one room, whatever the game's own range allows.
+    pub players_per_room: u16,
 }
 
 impl Lobby {
@@ -59,9 +65,24 @@ impl Lobby {
     }
 
     /// Opens a room for `settings`, hosted by `host`.
-    pub fn create(&self, settings: GameSettings, host: SessionId) -> Result<RoomInfo, Refusal> {
+    pub fn create(
+        &self,
+        settings: GameSettings,
+        host: SessionId,
+        address: IpAddr,
+    ) -> Result<RoomInfo, Refusal> {
         let seed = rand::rng().random();
         let invalid = |detail| Refusal::with(ErrorCode::InvalidSettings, detail);
+        let seats = match &settings {
+            GameSettings::Trivia(trivia) => trivia.max_players,
+            GameSettings::Asteroids(arena) => arena.max_players,
+        };
+        if seats > self.limits.players_per_room {
+            let most = self.limits.players_per_room;
+            return Err(invalid(format!(
+                "max_players is at most {most} here, got {seats}"
+            )));
+        }
         let game: Box<dyn Game> = match settings {
             GameSettings::Trivia(settings) => Box::new(
                 TriviaGame::new(settings, self.trivia_pack.clone(), seed).map_err(invalid)?,
@@ -83,13 +104,24 @@ impl Lobby {
             let detail = format!("a session may have {} rooms open", self.limits.per_session);
             return Err(Refusal::with(ErrorCode::TooManyRooms, detail));
         }
+        let from_address = rooms
+            .values()
+            .filter(|room| room.creator_address == Some(address))
+            .count();
+        if from_address >= self.limits.per_address {
+            let detail = format!(
+                "one address may have {} rooms open",
+                self.limits.per_address
+            );
+            return Err(Refusal::with(ErrorCode::TooManyRooms, detail));
+        }
         let code = loop {
             let code = random_code();
             if !rooms.contains_key(&code) {
                 break code;
             }
         };
-        let (room, handle) = Room::new(
+        let (room, mut handle) = Room::new(
             code.clone(),
             game,
             host,
@@ -97,6 +129,7 @@ impl Lobby {
             self.empty_grace,
             Instant::now(),
         );
+        handle.creator_address = Some(address);
         let info = handle.info();
         rooms.insert(code, handle);
         drop(rooms);

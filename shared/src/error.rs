@@ -65,6 +65,8 @@ error_codes! {
     RateLimited = 2001, "rate limited";
     /// The client read too slowly and its queue filled up.
     SlowConsumer = 2002, "outbound queue full";
+    /// The client kept sending what the server refuses (bad frames, limits).
+    TooManyRefusals = 2003, "too many refused messages";
     /// No open room has that code.
     RoomNotFound = 3000, "room not found";
     /// The room has no free seat.
@@ -105,6 +107,8 @@ error_codes! {
     ShuttingDown = 6001, "server shutting down";
     /// The room ended because of an internal fault.
     RoomFailed = 6002, "room failed";
+    /// The client's address has as many connections open as allowed.
+    TooManyConnections = 6003, "too many connections from this address";
 }
 
 /// The longest detail a refusal carries, in characters.

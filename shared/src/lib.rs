@@ -18,6 +18,7 @@ pub mod asteroids;
 pub mod codec;
 pub mod error;
 pub mod frame;
+pub mod fuzzing;
 pub mod ids;
 pub mod msg;
 pub mod snapshot;

@@ -10,6 +10,7 @@
 pub mod runner;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -162,6 +163,9 @@ pub struct RoomHandle {
     pub info: Arc<Mutex<RoomInfo>>,
     /// The session that opened it.
     pub creator: SessionId,
+    /// The address that session connected from; `None` for rooms opened
+    /// without a connection (tests, fuzzing).
+    pub creator_address: Option<IpAddr>,
     commands: SyncSender<RoomCommand>,
 }
 
@@ -238,6 +242,7 @@ impl Room {
             code: code.clone(),
             info: info.clone(),
             creator: host,
+            creator_address: None,
             commands: tx,
         };
         let room = Room {
@@ -279,6 +284,14 @@ impl Room {
     /// The room's code.
     pub fn code(&self) -> &RoomCode {
         &self.code
+    }
+
+    /// The seated players (not spectators), in session order.
+    pub fn players(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.members
+            .iter()
+            .filter(|(_, seat)| seat.role == Role::Player)
+            .map(|(&id, _)| id)
     }
 
     /// One tick: commands, simulation, delivery, lifecycle.

@@ -229,6 +229,8 @@ mod tests {
         let limits = crate::lobby::RoomLimits {
             total: 10,
             per_session: 10,
+            per_address: 10,
+            players_per_room: 200,
         };
         let lobby = Lobby::new(
             RoomRunner::start(1),
@@ -261,7 +263,8 @@ mod tests {
         // A player in each room.
         let mut players = Vec::new();
         for handle in [&broken_handle, &healthy_handle] {
-            let (outbound, rx) = Outbound::channel(64);
+            let (outbound, rx) =
+                Outbound::channel(stadium_shared::codec::Format::Postcard, 64 * 1024);
             let (reply, _answer) = tokio::sync::oneshot::channel();
             let join = RoomCommand::Join {
                 session: host,

@@ -9,6 +9,7 @@
 pub mod outbound;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,13 +25,6 @@ use crate::config::Config;
 use crate::lobby::Lobby;
 use crate::room::{GameCommand, RoomCommand, RoomHandle};
 use outbound::Outbound;
-
-/// Longest nickname, in characters.
-pub const NICKNAME_MAX_CHARS: usize = 20;
-
-/// Refusals (bad frames, rate limits) a session may collect before it is
-/// disconnected as hostile.
-pub const MAX_STRIKES: u32 = 50;
 
 /// How long a session waits for a room to answer a join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,7 +56,28 @@ pub struct ServerState {
     /// SHA-256 of the QUIC certificate, hex.
     pub cert_sha256: String,
     sessions: Mutex<HashMap<SessionId, Outbound>>,
+    /// Open connections per address, greeted or not.
+    connections: Mutex<HashMap<IpAddr, usize>>,
     next_session: AtomicU64,
+}
+
+/// One open connection counted against its address's limit; dropping it
+/// frees the place.
+pub struct ConnectionPermit {
+    state: Arc<ServerState>,
+    address: IpAddr,
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        let mut connections = self.state.connections();
+        if let Some(open) = connections.get_mut(&self.address) {
+            *open -= 1;
+            if *open == 0 {
+                connections.remove(&self.address);
+            }
+        }
+    }
 }
 
 impl ServerState {
@@ -73,6 +88,7 @@ impl ServerState {
             lobby,
             cert_sha256,
             sessions: Mutex::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
         })
     }
@@ -83,6 +99,38 @@ impl ServerState {
             .lock()
             .expect("session lock is never poisoned")
             .len()
+    }
+
+    /// Counts a new connection from `address`, or refuses it when that
+    /// address has as many open as the configuration allows.
+    pub fn admit(self: &Arc<Self>, address: IpAddr) -> Result<ConnectionPermit, Refusal> {
+        let max = self.config.max_connections_per_address;
+        let mut connections = self.connections();
+        let open = connections.entry(address).or_default();
+        if *open >= max {
+            if *open == 0 {
+                connections.remove(&address);
+            }
+            let detail = format!("at most {max} per address");
+            return Err(Refusal::with(ErrorCode::TooManyConnections, detail));
+        }
+        *open += 1;
+        drop(connections);
+        Ok(ConnectionPermit {
+            state: self.clone(),
+            address,
+        })
+    }
+
+    /// Open connections, greeted or not, from every address.
+    pub fn connection_count(&self) -> usize {
+        self.connections().values().sum()
+    }
+
+    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.connections
+            .lock()
+            .expect("connection lock is never poisoned")
     }
 
     /// Disconnects every session with `reason`.
@@ -123,7 +171,10 @@ pub struct Session {
     /// Joins, leaves, creates and listings: each reaches many others
     /// (presence, the lobby), so they have a budget of their own.
     room_actions: TokenBucket,
+    inputs: TokenBucket,
     strikes: u32,
+    /// Where the client connected from.
+    address: IpAddr,
 }
 
 impl Session {
@@ -133,6 +184,7 @@ impl Session {
         state: &Arc<ServerState>,
         first: ClientMsg,
         outbound: Outbound,
+        address: IpAddr,
     ) -> Result<Session, Refusal> {
         let ClientMsg::Hello { version, nickname } = first else {
             return Err(Refusal::new(ErrorCode::HelloRequired));
@@ -141,8 +193,9 @@ impl Session {
             let detail = format!("server speaks version {PROTOCOL_VERSION}, client sent {version}");
             return Err(Refusal::with(ErrorCode::VersionMismatch, detail));
         }
-        let nickname = valid_nickname(&nickname).ok_or_else(|| {
-            let rule = format!("1 to {NICKNAME_MAX_CHARS} characters, no control characters");
+        let max = state.config.nickname_max_chars;
+        let nickname = valid_nickname(&nickname, max).ok_or_else(|| {
+            let rule = format!("1 to {max} characters, no control characters");
             Refusal::with(ErrorCode::InvalidNickname, rule)
         })?;
         let id = SessionId(state.next_session.fetch_add(1, Ordering::Relaxed));
@@ -167,8 +220,10 @@ impl Session {
             messages: TokenBucket::new(config.msgs_per_sec, config.msgs_per_sec * 2.0),
             chat: TokenBucket::new(config.chat_per_sec, 5.0),
             room_actions: TokenBucket::new(ROOM_ACTIONS_PER_SEC, ROOM_ACTIONS_BURST),
+            inputs: TokenBucket::new(config.inputs_per_sec, config.inputs_per_sec * 2.0),
             role: Role::Player,
             strikes: 0,
+            address,
         };
         outbound.send_msg(ServerMsg::Welcome {
             session: id,
@@ -185,10 +240,20 @@ impl Session {
         self.id
     }
 
-    /// Handles one message received at `received_at`.
+    /// Counts a message received at `received_at` against the message
+    /// rate, before it is decoded: a flood costs no decoding. `Some` is
+    /// the refusal's outcome when over the rate.
+    pub fn admit(&mut self, received_at: Instant) -> Option<Flow> {
+        if self.messages.take(received_at) {
+            return None;
+        }
+        Some(self.refuse(ErrorCode::RateLimited, "too many messages per second"))
+    }
+
+    /// Handles one decoded message received at `received_at`.
     pub fn handle(&mut self, msg: ClientMsg, received_at: Instant) -> Flow {
-        if !self.messages.take(received_at) {
-            return self.refuse(ErrorCode::RateLimited, "too many messages per second");
+        if matches!(msg, ClientMsg::Input(_)) && !self.inputs.take(received_at) {
+            return self.refuse(ErrorCode::RateLimited, "too many inputs per second");
         }
         let room_action = matches!(
             msg,
@@ -216,7 +281,7 @@ impl Session {
                 self.reply(ServerMsg::RoomList { rooms })
             }
             ClientMsg::CreateRoom { settings } => {
-                match self.state.lobby.create(settings, self.id) {
+                match self.state.lobby.create(settings, self.id, self.address) {
                     Ok(room) => self.reply(ServerMsg::RoomCreated { room }),
                     Err(refusal) => self.reply(refusal.into()),
                 }
@@ -265,7 +330,7 @@ impl Session {
             self.reply(ServerMsg::error_with(code, detail));
         }
         self.strikes += 1;
-        if self.strikes >= MAX_STRIKES {
+        if self.strikes >= self.state.config.max_strikes {
             tracing::warn!(session = %self.id, "too many refused messages; disconnecting");
             return Flow::Close;
         }
@@ -373,7 +438,7 @@ impl Session {
                     GameKind::Trivia => GameSettings::Trivia(TriviaSettings::default()),
                     GameKind::Asteroids => GameSettings::Asteroids(AsteroidsSettings::default()),
                 };
-                let created = self.state.lobby.create(settings, self.id);
+                let created = self.state.lobby.create(settings, self.id, self.address);
                 match created.map(|info| self.state.lobby.find(&info.code)) {
                     Ok(Some(handle)) => handle,
                     Ok(None) => return self.reply(ServerMsg::error(ErrorCode::RoomNotFound)),
@@ -454,11 +519,12 @@ impl Drop for Session {
     }
 }
 
-/// Trims a nickname and checks it, or `None` if it is not acceptable.
-pub fn valid_nickname(raw: &str) -> Option<String> {
+/// Trims a nickname and checks it against `max` characters, or `None` if
+/// it is not acceptable.
+pub fn valid_nickname(raw: &str, max: usize) -> Option<String> {
     let nickname = raw.trim();
     let chars = nickname.chars().count();
-    let ok = (1..=NICKNAME_MAX_CHARS).contains(&chars) && !nickname.chars().any(char::is_control);
+    let ok = (1..=max).contains(&chars) && !nickname.chars().any(char::is_control);
     ok.then(|| nickname.to_owned())
 }
 
@@ -500,15 +566,16 @@ mod tests {
 
     #[test]
     fn nicknames_are_trimmed_and_bounded() {
-        assert_eq!(valid_nickname("  Ada ").as_deref(), Some("Ada"));
+        assert_eq!(valid_nickname("  Ada ", 20).as_deref(), Some("Ada"));
         assert_eq!(
-            valid_nickname("ÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉ").map(|n| n.chars().count()),
+            valid_nickname("ÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉÉ", 20).map(|n| n.chars().count()),
             Some(20)
         );
-        assert!(valid_nickname("").is_none());
-        assert!(valid_nickname("   ").is_none());
-        assert!(valid_nickname(&"x".repeat(21)).is_none());
-        assert!(valid_nickname("a\u{7}b").is_none());
+        assert!(valid_nickname("", 20).is_none());
+        assert!(valid_nickname("   ", 20).is_none());
+        assert!(valid_nickname(&"x".repeat(21), 20).is_none());
+        assert!(valid_nickname("xxxx", 3).is_none());
+        assert!(valid_nickname("a\u{7}b", 20).is_none());
     }
 
     #[test]

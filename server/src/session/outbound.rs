@@ -11,7 +11,7 @@
 //! writer gets to them first, so a broadcast to a hundred players encodes at
 //! most twice.
 
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -123,17 +123,42 @@ impl Latest {
     }
 }
 
+/// Bytes a queued message is charged beyond its encoding: its share of
+/// the queue's bookkeeping, so that a flood of tiny messages is bounded
+/// too.
+const QUEUED_OVERHEAD: usize = 64;
+
+/// How many bytes are queued, against the limit.
+#[derive(Debug)]
+struct Budget {
+    format: Format,
+    queued: AtomicUsize,
+    max: usize,
+}
+
+impl Budget {
+    fn cost(&self, msg: &Outgoing) -> usize {
+        msg.encoded(self.format).len() + QUEUED_OVERHEAD
+    }
+
+    fn release(&self, msg: &Outgoing) {
+        self.queued.fetch_sub(self.cost(msg), Ordering::AcqRel);
+    }
+}
+
 /// The sending half of a session's queue; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Outbound {
-    tx: mpsc::Sender<Arc<Outgoing>>,
+    tx: mpsc::UnboundedSender<Arc<Outgoing>>,
+    budget: Arc<Budget>,
     latest: Arc<Latest>,
     kick: Arc<Kick>,
 }
 
 /// The receiving half, owned by the session's writer.
 pub struct OutboundRx {
-    rx: mpsc::Receiver<Arc<Outgoing>>,
+    rx: mpsc::UnboundedReceiver<Arc<Outgoing>>,
+    budget: Arc<Budget>,
     latest: Arc<Latest>,
     /// Set when the server drops the session.
     pub kick: Arc<Kick>,
@@ -148,7 +173,12 @@ impl OutboundRx {
                 return Some(msg);
             }
             tokio::select! {
-                msg = self.rx.recv() => return msg,
+                msg = self.rx.recv() => {
+                    if let Some(msg) = &msg {
+                        self.budget.release(msg);
+                    }
+                    return msg;
+                }
                 _ = self.latest.ready.notified() => {}
             }
         }
@@ -156,37 +186,61 @@ impl OutboundRx {
 
     /// The next message to write, if one is waiting.
     pub fn try_recv(&mut self) -> Option<Arc<Outgoing>> {
-        self.rx.try_recv().ok().or_else(|| self.latest.take())
+        match self.rx.try_recv() {
+            Ok(msg) => {
+                self.budget.release(&msg);
+                Some(msg)
+            }
+            Err(_) => self.latest.take(),
+        }
     }
 
     /// Snapshots that were replaced by a newer one before being written.
     pub fn snapshots_replaced(&self) -> u64 {
         self.latest.replaced.load(Ordering::Relaxed)
     }
+
+    /// Bytes queued (charged as [`Outbound::send`] counts them).
+    pub fn queued_bytes(&self) -> usize {
+        self.budget.queued.load(Ordering::Acquire)
+    }
 }
 
 impl Outbound {
-    /// A queue holding at most `capacity` messages.
-    pub fn channel(capacity: usize) -> (Outbound, OutboundRx) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+    /// A queue for a connection that writes `format`, holding at most
+    /// `max_bytes` of encoded messages (plus a small charge per message).
+    pub fn channel(format: Format, max_bytes: usize) -> (Outbound, OutboundRx) {
+        let (tx, rx) = mpsc::unbounded_channel();
         let kick = Arc::new(Kick::default());
         let latest = Arc::new(Latest::default());
+        let budget = Arc::new(Budget {
+            format,
+            queued: AtomicUsize::new(0),
+            max: max_bytes,
+        });
         let outbound = Outbound {
             tx,
+            budget: budget.clone(),
             latest: latest.clone(),
             kick: kick.clone(),
         };
-        (outbound, OutboundRx { rx, latest, kick })
+        let rx = OutboundRx {
+            rx,
+            budget,
+            latest,
+            kick,
+        };
+        (outbound, rx)
     }
 
     /// Queues a message without waiting; a snapshot replaces the one not
     /// yet written. Returns `false` when the session is gone or has just
     /// been kicked for a full queue.
     pub fn send(&self, msg: Arc<Outgoing>) -> bool {
+        if self.tx.is_closed() {
+            return false;
+        }
         if matches!(msg.msg(), ServerMsg::Snapshot(_)) {
-            if self.tx.is_closed() {
-                return false;
-            }
             let old = self
                 .latest
                 .slot
@@ -200,22 +254,28 @@ impl Outbound {
             self.latest.ready.notify_one();
             return true;
         }
-        match self.tx.try_send(msg) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                crate::metrics::get().outbound_queue_full.increment(1);
-                if self.kick.reason().is_none() {
-                    // Operators should see players evicted for reading slowly.
-                    tracing::info!(
-                        queued = self.tx.max_capacity(),
-                        "client too slow for its queue; disconnecting"
-                    );
-                }
-                self.kick.kick(ErrorCode::SlowConsumer);
-                false
+        // Encodes now, on the room's thread, once per format for all
+        // recipients: the cost must be known to bound the queue.
+        let cost = self.budget.cost(&msg);
+        let before = self.budget.queued.fetch_add(cost, Ordering::AcqRel);
+        if before + cost > self.budget.max {
+            self.budget.queued.fetch_sub(cost, Ordering::AcqRel);
+            crate::metrics::get().outbound_queue_full.increment(1);
+            if self.kick.reason().is_none() {
+                // Operators should see players evicted for reading slowly.
+                tracing::info!(
+                    queued_bytes = before,
+                    "client too slow for its queue; disconnecting"
+                );
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            self.kick.kick(ErrorCode::SlowConsumer);
+            return false;
         }
+        if self.tx.send(msg).is_err() {
+            self.budget.queued.fetch_sub(cost, Ordering::AcqRel);
+            return false;
+        }
+        true
     }
 
     /// Queues a single message made for this session.
@@ -240,9 +300,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_kicks_instead_of_waiting() {
-        let (outbound, mut rx) = Outbound::channel(2);
+        // A pong is two bytes of postcard: two fit, a third does not.
+        let (outbound, mut rx) = Outbound::channel(Format::Postcard, 2 * (2 + QUEUED_OVERHEAD));
         assert!(outbound.send_msg(ServerMsg::Pong { nonce: 1 }));
         assert!(outbound.send_msg(ServerMsg::Pong { nonce: 2 }));
+        assert_eq!(rx.queued_bytes(), 2 * (2 + QUEUED_OVERHEAD));
         assert!(!outbound.send_msg(ServerMsg::Pong { nonce: 3 }));
         assert_eq!(rx.kick.kicked().await, ErrorCode::SlowConsumer);
         assert_eq!(
@@ -273,13 +335,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_unread_snapshot_is_replaced_by_the_next_and_events_keep_their_order() {
-        let (outbound, mut rx) = Outbound::channel(4);
+        let (outbound, mut rx) = Outbound::channel(Format::Postcard, 4 * (2 + QUEUED_OVERHEAD));
         for tick in 1..=1_000 {
             assert!(outbound.send_msg(snapshot(tick)));
         }
         assert!(outbound.send_msg(ServerMsg::Pong { nonce: 1 }));
         assert!(outbound.send_msg(ServerMsg::Pong { nonce: 2 }));
-        // A thousand snapshots never filled the four-message queue.
+        // A thousand snapshots never filled the four-pong queue.
         assert_eq!(rx.kick.reason(), None);
         assert_eq!(
             rx.recv().await.unwrap().msg(),
@@ -296,7 +358,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_writer_wakes_for_a_snapshot() {
-        let (outbound, mut rx) = Outbound::channel(4);
+        let (outbound, mut rx) = Outbound::channel(Format::Postcard, 1024);
         let writer = tokio::spawn(async move { rx.recv().await.map(|m| m.msg().clone()) });
         tokio::task::yield_now().await;
         outbound.send_msg(snapshot(7));

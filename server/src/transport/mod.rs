@@ -9,6 +9,7 @@ pub mod quic;
 pub mod ws;
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,7 @@ pub async fn serve<R: Reader>(
     mut reader: R,
     outbound: Outbound,
     mut writer: JoinHandle<()>,
+    address: IpAddr,
 ) {
     let metrics = metrics::get().transport(transport);
     let deadline = state.config.hello_deadline();
@@ -64,7 +66,7 @@ pub async fn serve<R: Reader>(
         Err(_) => return finish(outbound, ErrorCode::HelloRequired, writer).await,
     };
     let mut session = match first.map_err(|err| Refusal::with(err.code(), err.detail())) {
-        Ok(msg) => match Session::greet(&state, msg, outbound.clone()) {
+        Ok(msg) => match Session::greet(&state, msg, outbound.clone(), address) {
             Ok(session) => session,
             Err(refusal) => return refuse(outbound, refusal, writer).await,
         },
@@ -84,12 +86,16 @@ pub async fn serve<R: Reader>(
         let flow = match incoming {
             Incoming::Message(bytes, format) => {
                 metrics.bytes_received.increment(bytes.len() as u64);
-                match codec::decode_client(&bytes, format) {
-                    Ok(msg) => session.handle(msg, Instant::now()),
-                    Err(err) => {
-                        tracing::debug!(session = %session.id(), %err, "undecodable message");
-                        session.decode_failed(&err)
-                    }
+                let now = Instant::now();
+                match session.admit(now) {
+                    Some(refused) => refused,
+                    None => match codec::decode_client(&bytes, format) {
+                        Ok(msg) => session.handle(msg, now),
+                        Err(err) => {
+                            tracing::debug!(session = %session.id(), %err, "undecodable message");
+                            session.decode_failed(&err)
+                        }
+                    },
                 }
             }
             Incoming::TooLarge => {
@@ -100,7 +106,7 @@ pub async fn serve<R: Reader>(
         };
         if flow == Flow::Close {
             drop(session);
-            return finish(outbound, ErrorCode::RateLimited, writer).await;
+            return finish(outbound, ErrorCode::TooManyRefusals, writer).await;
         }
     }
     drop(session);
@@ -128,7 +134,9 @@ async fn finish(outbound: Outbound, code: ErrorCode, writer: JoinHandle<()>) {
     refuse(outbound, Refusal::new(code), writer).await;
 }
 
-async fn refuse(outbound: Outbound, refusal: Refusal, writer: JoinHandle<()>) {
+/// Sends `refusal` as the last message and lets the writer close the
+/// connection with its code.
+pub async fn refuse(outbound: Outbound, refusal: Refusal, writer: JoinHandle<()>) {
     let code = refusal.code;
     outbound.send_msg(refusal.into());
     outbound.kick(code);

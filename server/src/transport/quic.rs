@@ -22,6 +22,7 @@ use quinn::{Connection, Incoming as QuinnIncoming, RecvStream, SendStream, VarIn
 use stadium_shared::codec::Format;
 use stadium_shared::frame::{self, HEADER_LEN};
 use stadium_shared::{MAX_FRAME_LEN, ServerMsg};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -64,26 +65,41 @@ pub async fn listen(state: Arc<ServerState>, endpoint: quinn::Endpoint) {
 
 async fn connection(state: Arc<ServerState>, incoming: QuinnIncoming) {
     let remote = incoming.remote_address();
-    let deadline = state.config.hello_deadline();
-    // The handshake and the opening of the stream share the hello deadline,
+    // Counted from the first packet, so handshakes count too.
+    let permit = state.admit(remote.ip());
+    // The handshake has its deadline and opening the stream the hello's,
     // so a peer that stalls anywhere before its hello is cut off in time.
-    let opened = tokio::time::timeout(deadline, async {
-        let conn = incoming.await?;
-        let (send, recv) = conn.accept_bi().await?;
-        Ok::<_, quinn::ConnectionError>((conn, send, recv))
-    })
-    .await;
-    let (conn, send, recv) = match opened {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(err)) => return tracing::debug!(%remote, %err, "quic connection failed to open"),
-        Err(_) => return tracing::debug!(%remote, "quic connection opened no stream in time"),
+    let handshake = state.config.handshake_deadline();
+    let hello = state.config.hello_deadline();
+    let opened = async {
+        let conn = tokio::time::timeout(handshake, incoming).await.ok()?.ok()?;
+        let (send, recv) = tokio::time::timeout(hello, conn.accept_bi())
+            .await
+            .ok()?
+            .ok()?;
+        Some((conn, send, recv))
+    };
+    let Some((conn, send, recv)) = opened.await else {
+        return tracing::debug!(%remote, "quic connection failed or stalled before its stream");
     };
     tracing::debug!(%remote, "quic connection opened");
 
-    let (outbound, rx) = Outbound::channel(state.config.outbound_queue);
+    let (outbound, rx) = Outbound::channel(Format::Postcard, state.config.outbound_queue_bytes);
     let writer = tokio::spawn(write(conn.clone(), send, rx));
+    let _permit = match permit {
+        Ok(permit) => permit,
+        Err(refusal) => return super::refuse(outbound, refusal, writer).await,
+    };
     let reader = QuicReader::start(conn.clone(), recv);
-    super::serve(state, Transport::Quic, reader, outbound, writer).await;
+    super::serve(
+        state,
+        Transport::Quic,
+        reader,
+        outbound,
+        writer,
+        remote.ip(),
+    )
+    .await;
     conn.close(VarInt::from_u32(0), b"bye");
 }
 
@@ -133,14 +149,18 @@ async fn read_stream(mut recv: RecvStream, tx: mpsc::Sender<Incoming>) {
     }
 }
 
-enum FrameError {
+/// Why no frame could be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FrameError {
+    /// The header announced more than the frame limit.
     TooLarge,
+    /// The stream ended or failed, possibly mid-frame.
     Closed,
 }
 
 /// Reads one frame, checking its announced length before reading the
 /// payload so a peer cannot make the server buffer more than the limit.
-async fn read_frame(recv: &mut RecvStream) -> Result<Bytes, FrameError> {
+pub async fn read_frame<R: AsyncRead + Unpin>(recv: &mut R) -> Result<Bytes, FrameError> {
     let mut header = [0u8; HEADER_LEN];
     recv.read_exact(&mut header)
         .await

@@ -2,45 +2,95 @@
 //! message, binary postcard by default, JSON text with the `stadium.json`
 //! subprotocol.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use stadium_shared::codec::Format;
-use stadium_shared::{ErrorCode, JSON_SUBPROTOCOL, MAX_FRAME_LEN};
+use stadium_shared::{ErrorCode, JSON_SUBPROTOCOL};
+use tungstenite::protocol::WebSocketConfig;
 
 use super::{CLOSE_TIMEOUT, Incoming, Reader, last_words};
+use crate::config::WsLimits;
 use crate::metrics::{self, Transport};
 use crate::session::ServerState;
 use crate::session::outbound::{Outbound, OutboundRx, Outgoing};
 
-/// Bytes the socket may buffer for a client before writes wait.
-const MAX_WRITE_BUFFER: usize = 1024 * 1024;
-
 /// `GET /ws`: upgrades to a WebSocket session.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<Arc<ServerState>>) -> Response {
-    let ws = ws
-        .protocols([JSON_SUBPROTOCOL])
-        .max_message_size(MAX_FRAME_LEN)
-        .max_frame_size(MAX_FRAME_LEN)
-        .write_buffer_size(0)
-        .max_write_buffer_size(MAX_WRITE_BUFFER);
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<Arc<ServerState>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+) -> Response {
+    let ws = limited(ws.protocols([JSON_SUBPROTOCOL]), state.config.ws_limits());
     let format = if ws.selected_protocol().is_some() {
         Format::Json
     } else {
         Format::Postcard
     };
-    ws.on_upgrade(move |socket| run(socket, state, format))
+    ws.on_upgrade(move |socket| run(socket, state, format, remote.ip()))
 }
 
-async fn run(socket: WebSocket, state: Arc<ServerState>, format: Format) {
+/// Applies the configured limits to an upgrade. Every WebSocket endpoint
+/// goes through here, so that /ws-echo speaks for /ws in conformance runs.
+fn limited(ws: WebSocketUpgrade, limits: WsLimits) -> WebSocketUpgrade {
+    ws.max_message_size(limits.max_message)
+        .max_frame_size(limits.max_frame)
+        .write_buffer_size(0)
+        .max_write_buffer_size(limits.max_write_buffer)
+}
+
+/// The same limits as a tungstenite configuration, for driving the
+/// WebSocket layer without a socket (fuzzing).
+pub fn tungstenite_config(limits: WsLimits) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(limits.max_message))
+        .max_frame_size(Some(limits.max_frame))
+        .write_buffer_size(0)
+        .max_write_buffer_size(limits.max_write_buffer)
+}
+
+/// `GET /ws-echo` (only with `--ws-echo`): echoes every data message, for
+/// WebSocket conformance suites, with the same limits as /ws.
+pub async fn echo(ws: WebSocketUpgrade, State(state): State<Arc<ServerState>>) -> Response {
+    limited(ws, state.config.ws_limits()).on_upgrade(|mut socket| async move {
+        while let Some(Ok(msg)) = socket.recv().await {
+            let reply = match msg {
+                Message::Binary(_) | Message::Text(_) => msg,
+                // Pings are answered and closes completed by tungstenite.
+                Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Close(_) => break,
+            };
+            if socket.send(reply).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+async fn run(socket: WebSocket, state: Arc<ServerState>, format: Format, address: IpAddr) {
     let (sink, stream) = socket.split();
-    let (outbound, rx) = Outbound::channel(state.config.outbound_queue);
+    let (outbound, rx) = Outbound::channel(format, state.config.outbound_queue_bytes);
     let writer = tokio::spawn(write(sink, rx, format));
-    super::serve(state, Transport::Ws, WsReader(stream), outbound, writer).await;
+    // Counted from the upgrade to the close; over the limit, the client
+    // is told why before the close.
+    let _permit = match state.admit(address) {
+        Ok(permit) => permit,
+        Err(refusal) => return super::refuse(outbound, refusal, writer).await,
+    };
+    super::serve(
+        state,
+        Transport::Ws,
+        WsReader(stream),
+        outbound,
+        writer,
+        address,
+    )
+    .await;
 }
 
 struct WsReader(SplitStream<WebSocket>);
@@ -48,15 +98,27 @@ struct WsReader(SplitStream<WebSocket>);
 impl Reader for WsReader {
     async fn recv(&mut self) -> Incoming {
         loop {
-            return match self.0.next().await {
-                Some(Ok(Message::Binary(bytes))) => Incoming::Message(bytes, Format::Postcard),
-                Some(Ok(Message::Text(text))) => Incoming::Message(text.into(), Format::Json),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                Some(Ok(Message::Close(_))) | None => Incoming::Closed,
-                Some(Err(err)) if is_capacity_error(&err) => Incoming::TooLarge,
-                Some(Err(_)) => Incoming::Closed,
+            let next = match self.0.next().await {
+                Some(Ok(msg)) => incoming(msg),
+                Some(Err(err)) if is_capacity_error(&err) => Some(Incoming::TooLarge),
+                Some(Err(_)) | None => Some(Incoming::Closed),
             };
+            if let Some(next) = next {
+                return next;
+            }
         }
+    }
+}
+
+/// What a WebSocket message means to the session: binary is postcard,
+/// text is JSON, a close ends it; `None` for control messages tungstenite
+/// has already answered.
+pub fn incoming(msg: Message) -> Option<Incoming> {
+    match msg {
+        Message::Binary(bytes) => Some(Incoming::Message(bytes, Format::Postcard)),
+        Message::Text(text) => Some(Incoming::Message(text.into(), Format::Json)),
+        Message::Ping(_) | Message::Pong(_) => None,
+        Message::Close(_) => Some(Incoming::Closed),
     }
 }
 
@@ -116,7 +178,10 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, mut rx: OutboundRx, form
             ErrorCode::FrameTooLarge => close_code::SIZE,
             ErrorCode::Malformed | ErrorCode::InvalidInput => close_code::INVALID,
             ErrorCode::ShuttingDown => close_code::AWAY,
-            ErrorCode::RateLimited | ErrorCode::SlowConsumer => close_code::POLICY,
+            ErrorCode::RateLimited
+            | ErrorCode::SlowConsumer
+            | ErrorCode::TooManyRefusals
+            | ErrorCode::TooManyConnections => close_code::POLICY,
             _ => close_code::NORMAL,
         };
         let frame = CloseFrame {
