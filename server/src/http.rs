@@ -1,5 +1,6 @@
 //! The HTTP side of the server: the WebSocket endpoint, health, metrics,
-//! the rooms API and the certificate hash that local QUIC clients pin.
+//! the rooms API, the certificate hash that local QUIC clients pin, and
+//! the browser client's files for every other path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/rooms", get(rooms))
         .route("/api/cert-hash", get(cert_hash))
+        .fallback(crate::web::serve)
         .with_state(state)
 }
 

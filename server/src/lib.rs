@@ -12,7 +12,8 @@
 //! - [`room`]: a fixed-tick room on a simulation thread, its members and
 //!   channels;
 //! - [`games`]: the simulations themselves, one `bevy_ecs` world per room;
-//! - [`metrics`]: the process's Prometheus metrics, beside them all.
+//! - [`metrics`]: the process's Prometheus metrics, beside them all;
+//! - [`web`]: the browser client's files, served at `/`.
 //!
 //! [`Server::start`] wires them together on the current tokio runtime; the
 //! binary adds logging and signal handling.
@@ -27,6 +28,7 @@ pub mod room;
 pub mod session;
 pub mod tls;
 pub mod transport;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -130,3 +130,57 @@ async fn c13_connections_that_never_finish_their_headers_are_closed() {
     let (_client, _) = connect(&server, Wire::WsJson, "After").await;
     server.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_client_is_served_at_the_root_with_types_and_revalidation() {
+    let server = common::start().await;
+    let base = format!("http://{}", server.http_addr());
+    let client = reqwest::Client::new();
+    let page = client.get(format!("{base}/")).send().await.expect("GET /");
+    assert_eq!(page.status().as_u16(), 200);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header").to_owned())
+    };
+    assert_eq!(
+        header(&page, "content-type").as_deref(),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(header(&page, "cache-control").as_deref(), Some("no-cache"));
+    assert!(header(&page, "content-security-policy").is_some());
+    let html = page.text().await.expect("body");
+    for id in [
+        "nickname",
+        "create-room",
+        "room-list",
+        "arena-canvas",
+        "chat-log",
+    ] {
+        assert!(html.contains(&format!("data-testid=\"{id}\"")), "{id}");
+    }
+
+    let script = client
+        .get(format!("{base}/js/snapshot.js"))
+        .send()
+        .await
+        .expect("GET a module");
+    assert_eq!(
+        header(&script, "content-type").as_deref(),
+        Some("text/javascript; charset=utf-8")
+    );
+    let etag = header(&script, "etag").expect("an ETag");
+    let again = client
+        .get(format!("{base}/js/snapshot.js"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("GET with If-None-Match");
+    assert_eq!(again.status().as_u16(), 304);
+    assert!(again.bytes().await.expect("body").is_empty());
+
+    let posted = client.post(format!("{base}/")).send().await.expect("POST");
+    assert_eq!(posted.status().as_u16(), 405);
+    assert_eq!(get(&server, "/js/missing.js").await.0, 404);
+    server.shutdown(Duration::from_secs(2)).await;
+}

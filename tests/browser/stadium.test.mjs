@@ -1,0 +1,212 @@
+// The web client in a real browser against a real server: two players
+// create, join and play a trivia question; chat and presence cross between
+// pages; an Asteroids player thrusts while a spectator watches without
+// sending a single input; a dropped connection comes back into its room.
+// Screenshots of each step go to target/browser-screenshots/.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from './lib/server.mjs';
+import { launch, openPage, screenshot, sentCounts } from './lib/browser.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PACK = path.join(HERE, 'fixtures/pack.json');
+const pack = JSON.parse(readFileSync(PACK, 'utf8'));
+/** Generous per-step limit: waits end on conditions, this only bounds a failure. */
+const STEP = { timeout: 15_000 };
+
+/** Trivia points, as shared/src/trivia.rs `points`. */
+function points(correct, elapsedMs, timeMs) {
+  if (!correct || timeMs === 0) return 0;
+  return 100 + Math.floor((100 * Math.max(0, timeMs - elapsedMs)) / timeMs);
+}
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer(['--trivia-pack', PACK, '--no-builtin-pack']);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function nickname(page, name) {
+  const input = page.getByTestId('nickname');
+  await input.fill(name);
+  await input.press('Enter');
+  await page.waitForFunction((n) => window.stadium?.status === 'online', name, STEP);
+}
+
+async function setting(page, key, value) {
+  await page.locator(`#settings input[data-setting="${key}"]`).fill(String(value));
+}
+
+async function createRoom(page, game, settings) {
+  await page.getByTestId('game-select').selectOption(game);
+  for (const [key, value] of Object.entries(settings)) await setting(page, key, value);
+  await page.getByTestId('create-room').click();
+  await page.waitForFunction(() => /^[A-Z2-9]{4}$/.test(document.querySelector('[data-testid="room-code"]')?.textContent ?? '') && !document.querySelector('#room').hidden, null, STEP);
+  return (await page.getByTestId('room-code').textContent()).trim();
+}
+
+async function session(page) {
+  return page.evaluate(() => window.stadium.session);
+}
+
+describe('the web client', () => {
+  let ada;
+  let grace;
+  let code;
+
+  test('two players create and join a trivia room, answer, and see the reveal and scores', async () => {
+    ada = await openPage(browser, server.url);
+    await nickname(ada, 'Ada');
+    await screenshot(ada, 'lobby');
+    code = await createRoom(ada, 'trivia', {
+      questions: 1, question_secs: 4, reveal_secs: 2, max_players: 2, start_countdown_secs: 30,
+    });
+    await screenshot(ada, 'trivia-waiting');
+
+    grace = await openPage(browser, server.url);
+    await nickname(grace, 'Grace');
+    // The room list is live: the room Ada opened is listed without a reload.
+    await grace.waitForSelector(`[data-testid="room-list"] li[data-code="${code}"]`, STEP);
+    // A wrong code is refused with a readable message.
+    await grace.getByTestId('join-code').fill('ZZZZ');
+    await grace.getByTestId('join-button').click();
+    await grace.waitForSelector('.toast:has-text("No open room has that code")', STEP);
+    await screenshot(grace, 'lobby-room-list-and-error');
+    await grace.getByTestId('join-code').fill(code.toLowerCase());
+    await grace.getByTestId('join-button').click();
+
+    // The room is full with two: the match starts and the question opens.
+    for (const page of [ada, grace]) {
+      await page.waitForSelector('[data-testid="question"]:not(:empty)', { ...STEP, state: 'visible' });
+    }
+    const text = await ada.getByTestId('question').textContent();
+    const asked = pack.questions.find((q) => q.question === text);
+    assert.ok(asked, `the question "${text}" is from the test pack`);
+    const choices = await ada.locator('.choice .text').allTextContents();
+    assert.deepEqual(await grace.locator('.choice .text').allTextContents(), choices);
+    const right = choices.indexOf(asked.correct_answer);
+    const wrong = (right + 1) % 4;
+    await screenshot(grace, 'trivia-question');
+
+    await ada.getByTestId(`choice-${right}`).click();
+    await grace.getByTestId(`choice-${wrong}`).click();
+    const seen = {};
+    for (const [name, page, choice] of [['ada', ada, right], ['grace', grace, wrong]]) {
+      // Locked: a second click changes nothing.
+      assert.equal(await page.getByTestId(`choice-${(choice + 2) % 4}`).isDisabled(), true);
+      await page.waitForSelector('[data-testid="answer-status"][data-elapsed-ms]', STEP);
+      await page.waitForSelector('[data-testid^="choice-"][data-result="correct"]', STEP);
+      const elapsedMs = Number(await page.getByTestId('answer-status').getAttribute('data-elapsed-ms'));
+      const timeMs = Number(await page.getByTestId('question').getAttribute('data-time-ms'));
+      const revealed = await page.locator('[data-testid^="choice-"][data-result="correct"]').getAttribute('data-index');
+      assert.equal(Number(revealed), right, `${name} sees the right choice revealed`);
+      seen[name] = { session: await session(page), expected: points(choice === right, elapsedMs, timeMs) };
+    }
+    assert.ok(seen.ada.expected >= 100, `a right answer scores at least 100: ${JSON.stringify(seen)}`);
+    assert.equal(seen.grace.expected, 0);
+    await screenshot(ada, 'trivia-reveal-right');
+    await screenshot(grace, 'trivia-reveal-wrong');
+
+    for (const page of [ada, grace]) {
+      for (const { session: s, expected } of Object.values(seen)) {
+        await page.waitForSelector(`[data-testid="scoreboard"] li[data-session="${s}"][data-score="${expected}"]`, STEP);
+      }
+    }
+    // One question: the final standings follow the reveal.
+    await ada.waitForSelector('[data-testid="standings"] li', { ...STEP, state: 'visible' });
+    const first = await ada.locator('[data-testid="standings"] li').first().getAttribute('data-session');
+    assert.equal(Number(first), seen.ada.session);
+    await screenshot(ada, 'trivia-final-standings');
+  });
+
+  test('chat crosses between pages, and presence updates when a page closes', async () => {
+    await ada.getByTestId('chat-input').fill('gg, well played!');
+    await ada.getByTestId('chat-input').press('Enter');
+    await grace.waitForSelector('[data-testid="chat-log"] li:has-text("gg, well played!")', STEP);
+    await screenshot(grace, 'chat');
+
+    const graceSession = await session(grace);
+    await ada.waitForSelector(`[data-testid="presence"] li[data-session="${graceSession}"]`, STEP);
+    await grace.context().close();
+    await ada.waitForSelector(`[data-testid="presence"] li[data-session="${graceSession}"]`, { ...STEP, state: 'detached' });
+    assert.equal(await ada.locator('[data-testid="presence"] li').count(), 1);
+    await screenshot(ada, 'presence-after-close');
+    await ada.context().close();
+  });
+
+  test('an arena player thrusts and moves; a spectator watches and sends no inputs', async () => {
+    const lin = await openPage(browser, server.url);
+    await nickname(lin, 'Lin');
+    const arena = await createRoom(lin, 'asteroids', { rocks_per_wave: 3, match_secs: 120, max_players: 4 });
+    await lin.waitForFunction(() => window.stadium.arena().ownShip !== null, null, STEP);
+    const start = await lin.evaluate(() => window.stadium.arena().ownShip);
+
+    await lin.getByTestId('arena-canvas').click();
+    await lin.keyboard.down('ArrowUp');
+    // The position the server sends, not the local prediction, moves.
+    await lin.waitForFunction((p) => {
+      const s = window.stadium.arena().ownShip;
+      return s && Math.hypot(s.x - p.x, s.y - p.y) > 20;
+    }, start, STEP);
+    await screenshot(lin, 'arena-thrust');
+    await lin.keyboard.up('ArrowUp');
+    const sentByLin = sentCounts(lin);
+    assert.ok(sentByLin.input > 0 && sentByLin.ack > 0, JSON.stringify(sentByLin));
+
+    const watcher = await openPage(browser, server.url);
+    await nickname(watcher, 'Watcher');
+    await watcher.waitForSelector(`[data-testid="room-list"] li[data-code="${arena}"]`, STEP);
+    await watcher.getByTestId('join-code').fill(arena);
+    await watcher.getByTestId('spectate').click();
+    await watcher.waitForFunction(() => {
+      const a = window.stadium.arena();
+      return a.snapshots >= 30 && a.ships === 1;
+    }, null, STEP);
+    // Both see the same room: Lin's ship, and the spectator in presence.
+    const linSession = await session(lin);
+    const watcherSession = await session(watcher);
+    await watcher.waitForSelector(`[data-testid="arena-players"] li[data-session="${linSession}"]`, STEP);
+    await lin.waitForSelector(`[data-testid="presence"] li[data-session="${watcherSession}"][data-role="spectator"]`, STEP);
+    await watcher.keyboard.down('ArrowUp');
+    await watcher.keyboard.press('Space');
+    await watcher.waitForFunction(() => window.stadium.arena().snapshots >= 45, null, STEP);
+    await watcher.keyboard.up('ArrowUp');
+    await screenshot(watcher, 'arena-spectator');
+    await screenshot(lin, 'arena-player-sees-spectator');
+
+    // Counted from the browser's network layer: no input, no ack, ever.
+    const sent = sentCounts(watcher);
+    assert.equal(sent.input ?? 0, 0, JSON.stringify(sent));
+    assert.equal(sent.ack ?? 0, 0, JSON.stringify(sent));
+    assert.deepEqual(await watcher.locator('.toast').allTextContents(), []);
+    const rooms = await (await fetch(`${server.url}/api/rooms`)).json();
+    const listed = rooms.find((r) => r.code === arena);
+    assert.equal(listed.players, 1);
+    assert.equal(listed.spectators, 1);
+
+    // A dropped connection shows its state, then comes back into the room.
+    await lin.evaluate(() => window.stadium.dropConnection());
+    await lin.waitForSelector('#banner', { ...STEP, state: 'visible' });
+    await screenshot(lin, 'connection-lost');
+    await lin.waitForFunction((code) => window.stadium.status === 'online'
+      && window.stadium.room?.code === code && window.stadium.arena().ships >= 1
+      && window.stadium.arena().ownShip !== null, arena, STEP);
+    await lin.waitForSelector('#banner', { ...STEP, state: 'hidden' });
+    const back = await session(lin);
+    await watcher.waitForSelector(`[data-testid="arena-players"] li[data-session="${back}"]`, STEP);
+    await screenshot(lin, 'reconnected');
+    await watcher.context().close();
+    await lin.context().close();
+  });
+});
