@@ -7,7 +7,9 @@
 //! [`Report`]; the `stadium-bot` binary is a thin command line around it.
 //! [`duration`] parses the durations the command line takes, [`live`] is
 //! the progress bar and [`html`] the one-page report with charts.
+//! [`bench`] is the load benchmark the `stadium-load` binary runs.
 
+pub mod bench;
 pub mod client;
 pub mod duration;
 pub mod html;
