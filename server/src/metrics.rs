@@ -29,6 +29,7 @@
 //! | `stadium_snapshots_dropped_total` | counter | | snapshots replaced by a newer one before a slow connection could write them |
 //! | `stadium_inputs_coalesced_total` | counter | | inputs replaced by a newer one from the same player before a tick applied them |
 //! | `stadium_outbound_queue_full_total` | counter | | reliable messages refused because a session's queue was full (the session is then disconnected) |
+//! | `stadium_spectator_snapshot_encodes_total` | counter | | arena snapshots encoded for spectators: one per room, tick and wire format in use, however many watch |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -116,6 +117,8 @@ pub struct Metrics {
     pub inputs_coalesced: Counter,
     /// `stadium_outbound_queue_full_total`.
     pub outbound_queue_full: Counter,
+    /// `stadium_spectator_snapshot_encodes_total`.
+    pub spectator_snapshot_encodes: Counter,
 }
 
 impl Metrics {
@@ -198,6 +201,7 @@ fn register(handle: PrometheusHandle) -> Metrics {
         snapshots_dropped: metrics::counter!("stadium_snapshots_dropped_total"),
         inputs_coalesced: metrics::counter!("stadium_inputs_coalesced_total"),
         outbound_queue_full: metrics::counter!("stadium_outbound_queue_full_total"),
+        spectator_snapshot_encodes: metrics::counter!("stadium_spectator_snapshot_encodes_total"),
     };
     // Publishes the descriptions now rather than at the first upkeep.
     metrics.handle.run_upkeep();
@@ -274,5 +278,9 @@ fn describe() {
     describe_counter!(
         "stadium_outbound_queue_full_total",
         "Reliable messages refused because a session's queue was full."
+    );
+    describe_counter!(
+        "stadium_spectator_snapshot_encodes_total",
+        "Arena snapshots encoded for spectators, once per room, tick and wire format."
     );
 }

@@ -311,7 +311,8 @@ impl Room {
     }
 
     /// Sends every spectator the same view of this tick, built and encoded
-    /// once (per wire format) however many watch.
+    /// once (per wire format) however many watch; the encodes of arena
+    /// views are counted in `stadium_spectator_snapshot_encodes_total`.
     fn show_spectators(&self) {
         let mut spectators = self
             .members
@@ -324,7 +325,12 @@ impl Room {
         let Some(view) = self.game.spectator_view(self.tick) else {
             return;
         };
-        let view = Outgoing::new(view);
+        let view = match view {
+            ServerMsg::Snapshot(_) => {
+                Outgoing::counted(view, &crate::metrics::get().spectator_snapshot_encodes)
+            }
+            _ => Outgoing::new(view),
+        };
         for seat in spectators {
             seat.outbound.send(view.clone());
         }

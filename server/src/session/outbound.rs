@@ -25,6 +25,8 @@ pub struct Outgoing {
     msg: ServerMsg,
     postcard: OnceLock<Bytes>,
     json: OnceLock<Bytes>,
+    /// Counts each encoding of the message, when someone wants to know.
+    encodes: Option<&'static metrics::Counter>,
 }
 
 impl Outgoing {
@@ -34,6 +36,18 @@ impl Outgoing {
             msg,
             postcard: OnceLock::new(),
             json: OnceLock::new(),
+            encodes: None,
+        })
+    }
+
+    /// Wraps a message whose encodings (at most one per wire format) are
+    /// counted in `encodes`.
+    pub fn counted(msg: ServerMsg, encodes: &'static metrics::Counter) -> Arc<Self> {
+        Arc::new(Self {
+            msg,
+            postcard: OnceLock::new(),
+            json: OnceLock::new(),
+            encodes: Some(encodes),
         })
     }
 
@@ -64,7 +78,12 @@ impl Outgoing {
             Format::Postcard => &self.postcard,
             Format::Json => &self.json,
         };
-        cell.get_or_init(|| Bytes::from(codec::encode(&self.msg, format)))
+        cell.get_or_init(|| {
+            if let Some(encodes) = self.encodes {
+                encodes.increment(1);
+            }
+            Bytes::from(codec::encode(&self.msg, format))
+        })
     }
 }
 
