@@ -183,6 +183,19 @@ describe('the web client', () => {
     await watcher.waitForFunction(() => window.stadium.arena().snapshots >= 45, null, STEP);
     await watcher.keyboard.up('ArrowUp');
     await screenshot(watcher, 'arena-spectator');
+
+    // The player rebuilds its states from deltas, the spectator receives
+    // them in full: at a tick both hold, they are the same, entity by entity.
+    const watcherTicks = await watcher.evaluate(() => window.stadium.arenaTicks());
+    const both = await lin.evaluate((ticks) => window.stadium.arenaTicks().filter((t) => ticks.includes(t)), watcherTicks);
+    assert.ok(both.length > 0, 'the two pages hold a tick in common');
+    const tick = both[both.length - 1];
+    const rebuilt = await lin.evaluate((t) => window.stadium.arenaState(t), tick);
+    const full = await watcher.evaluate((t) => window.stadium.arenaState(t), tick);
+    assert.ok(rebuilt.length >= 4, `ships and rocks at tick ${tick}`);
+    assert.deepEqual(rebuilt, full);
+    assert.ok((await lin.evaluate(() => window.stadium.arena().deltas)) > 0, 'the player received deltas');
+    assert.equal(await watcher.evaluate(() => window.stadium.arena().deltas), 0);
     await screenshot(lin, 'arena-player-sees-spectator');
 
     // Counted from the browser's network layer: no input, no ack, ever.

@@ -334,5 +334,7 @@ window.stadium = {
   sent: conn.sent,
   received: conn.received,
   arena: () => arena.debug(),
+  arenaTicks: () => arena.heldTicks(),
+  arenaState: (tick) => arena.stateAt(tick),
   dropConnection: () => conn.ws?.close(),
 };

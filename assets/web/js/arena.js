@@ -41,7 +41,7 @@ export class ArenaView {
     this.floaters = [];
     this.banner = null;
     this.running = false;
-    this.stats = { snapshots: 0, unusable: 0, inputs: 0, acks: 0 };
+    this.stats = { snapshots: 0, deltas: 0, unusable: 0, inputs: 0, acks: 0 };
     this.stars = makeStars();
     window.addEventListener('keydown', (e) => this.key(e, true));
     window.addEventListener('keyup', (e) => this.key(e, false));
@@ -128,6 +128,7 @@ export class ArenaView {
       throw err;
     }
     this.stats.snapshots += 1;
+    if (snap.baseline !== null) this.stats.deltas += 1;
     const now = performance.now();
     if (snap.tick_hz !== this.tickHz) {
       this.tickHz = snap.tick_hz;
@@ -276,7 +277,7 @@ export class ArenaView {
     if (key === this.playersKey) return;
     this.playersKey = key;
     const items = ships.map((s, i) =>
-      h('li', { class: s.owner === me ? 'me' : '', dataset: { session: s.owner, score: s.score, lives: s.lives } },
+      h('li', { class: `${s.owner === me ? 'me' : ''} ${s.lives === 0 ? 'out' : ''}`, dataset: { session: s.owner, score: s.score, lives: s.lives } },
         h('span.rank', {}, String(i + 1)),
         h('span', {}, h('span.swatch', { style: `display:inline-block;background:${colorOf(s.owner)};margin-right:8px;vertical-align:-2px` }),
           this.ctx.nickname(s.owner)),
@@ -553,6 +554,17 @@ export class ArenaView {
     g.font = '500 30px system-ui, sans-serif';
     g.fillText(b.sub, W / 2, H / 2 + 30);
     g.restore();
+  }
+
+  /** The ticks whose rebuilt states are held. */
+  heldTicks() {
+    return this.buffer.states.map(([tick]) => tick);
+  }
+
+  /** The rebuilt state of `tick` as `[id, entity]` pairs, if held. */
+  stateAt(tick) {
+    const held = this.buffer.states.find(([t]) => t === tick);
+    return held ? [...held[1].entities] : null;
   }
 
   /** What tests and the curious read: counts and the own ship as the
