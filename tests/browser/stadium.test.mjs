@@ -208,6 +208,19 @@ describe('the web client', () => {
     assert.equal(listed.players, 1);
     assert.equal(listed.spectators, 1);
 
+    // Quick join seats a new player in the open arena (running, with seats)
+    // rather than opening a new one.
+    const quick = await openPage(browser, server.url);
+    await nickname(quick, 'Quick');
+    await quick.getByTestId('game-select').selectOption('asteroids');
+    await quick.getByTestId('quick-join').click();
+    await quick.waitForFunction((code) => window.stadium.room?.code === code
+      && window.stadium.arena().ownShip !== null, arena, STEP);
+    const quickSession = await session(quick);
+    await lin.waitForSelector(`[data-testid="presence"] li[data-session="${quickSession}"][data-role="player"]`, STEP);
+    await lin.waitForFunction(() => window.stadium.arena().ships === 2, null, STEP);
+    await screenshot(lin, 'arena-two-players');
+
     // A dropped connection shows its state, then comes back into the room.
     await lin.evaluate(() => window.stadium.dropConnection());
     await lin.waitForSelector('#banner', { ...STEP, state: 'visible' });
@@ -219,7 +232,7 @@ describe('the web client', () => {
     const back = await session(lin);
     await watcher.waitForSelector(`[data-testid="arena-players"] li[data-session="${back}"]`, STEP);
     await screenshot(lin, 'reconnected');
-    await watcher.context().close();
-    await lin.context().close();
+
+    for (const page of [quick, watcher, lin]) await page.context().close();
   });
 });
