@@ -68,8 +68,13 @@ impl Server {
         };
         let mut quic_config = identity.quic_server_config()?;
         quic_config.transport_config(Arc::new(transport::quic::transport_config()));
-        let endpoint = quinn::Endpoint::server(quic_config, config.quic_addr)
-            .with_context(|| format!("binding QUIC on {}", config.quic_addr))?;
+        let datagrams_dropped = Arc::default();
+        let endpoint = transport::quic::bind(
+            quic_config,
+            config.quic_addr,
+            Arc::clone(&datagrams_dropped),
+        )
+        .with_context(|| format!("binding QUIC on {}", config.quic_addr))?;
         let quic_addr = endpoint.local_addr()?;
         let listener = tokio::net::TcpListener::bind(config.http_addr)
             .await
@@ -88,7 +93,7 @@ impl Server {
             players_per_room: config.max_players_per_room,
         };
         let lobby = Lobby::new(runner, pack, limits, config.empty_room_grace());
-        let state = ServerState::new(config, lobby, identity.sha256.clone());
+        let state = ServerState::new(config, lobby, identity.sha256.clone(), datagrams_dropped);
 
         tokio::spawn(transport::quic::listen(state.clone(), endpoint.clone()));
         let (stop_http, stopped) = watch::channel(false);

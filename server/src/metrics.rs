@@ -119,6 +119,10 @@ pub struct Metrics {
     pub outbound_queue_full: Counter,
     /// `stadium_spectator_snapshot_encodes_total`.
     pub spectator_snapshot_encodes: Counter,
+    /// `stadium_datagrams_dropped_total`.
+    pub datagrams_dropped: Counter,
+    /// `stadium_connections_refused_total`.
+    pub connections_refused: Counter,
 }
 
 impl Metrics {
@@ -202,6 +206,8 @@ fn register(handle: PrometheusHandle) -> Metrics {
         inputs_coalesced: metrics::counter!("stadium_inputs_coalesced_total"),
         outbound_queue_full: metrics::counter!("stadium_outbound_queue_full_total"),
         spectator_snapshot_encodes: metrics::counter!("stadium_spectator_snapshot_encodes_total"),
+        datagrams_dropped: metrics::counter!("stadium_datagrams_dropped_total"),
+        connections_refused: metrics::counter!("stadium_connections_refused_total"),
     };
     // Publishes the descriptions now rather than at the first upkeep.
     metrics.handle.run_upkeep();
@@ -282,5 +288,13 @@ fn describe() {
     describe_counter!(
         "stadium_spectator_snapshot_encodes_total",
         "Arena snapshots encoded for spectators, once per room, tick and wire format."
+    );
+    describe_counter!(
+        "stadium_datagrams_dropped_total",
+        "UDP datagrams to the QUIC port that cannot be QUIC for this server, dropped."
+    );
+    describe_counter!(
+        "stadium_connections_refused_total",
+        "Connections refused because their address had as many open as allowed."
     );
 }

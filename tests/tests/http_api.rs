@@ -101,7 +101,7 @@ async fn quic_serves_an_operators_pem_files_and_clients_pin_them() {
 async fn c13_connections_that_never_finish_their_headers_are_closed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let server = common::start_with(|config| config.hello_secs = 0.5).await;
+    let server = common::start_with(|config| config.handshake_secs = 0.5).await;
     let silent = tokio::net::TcpStream::connect(server.http_addr())
         .await
         .expect("connect");

@@ -124,7 +124,7 @@ async fn an_oversized_quic_frame_is_refused_before_it_is_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_websocket_message_one_byte_over_the_limit_closes_with_1009() {
+async fn c03_a_websocket_message_one_byte_over_the_limit_closes_with_1009() {
     let server = common::start().await;
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url())
         .await

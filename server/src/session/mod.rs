@@ -58,6 +58,8 @@ pub struct ServerState {
     sessions: Mutex<HashMap<SessionId, Outbound>>,
     /// Open connections per address, greeted or not.
     connections: Mutex<HashMap<IpAddr, usize>>,
+    /// Datagrams to the QUIC port that could not be QUIC, dropped.
+    pub datagrams_dropped: Arc<AtomicU64>,
     next_session: AtomicU64,
 }
 
@@ -82,13 +84,19 @@ impl Drop for ConnectionPermit {
 
 impl ServerState {
     /// Shared state for a server.
-    pub fn new(config: Config, lobby: Arc<Lobby>, cert_sha256: String) -> Arc<Self> {
+    pub fn new(
+        config: Config,
+        lobby: Arc<Lobby>,
+        cert_sha256: String,
+        datagrams_dropped: Arc<AtomicU64>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             config,
             lobby,
             cert_sha256,
             sessions: Mutex::new(HashMap::new()),
             connections: Mutex::new(HashMap::new()),
+            datagrams_dropped,
             next_session: AtomicU64::new(1),
         })
     }
@@ -111,6 +119,7 @@ impl ServerState {
             if *open == 0 {
                 connections.remove(&address);
             }
+            crate::metrics::get().connections_refused.increment(1);
             let detail = format!("at most {max} per address");
             return Err(Refusal::with(ErrorCode::TooManyConnections, detail));
         }

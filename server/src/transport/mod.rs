@@ -6,6 +6,7 @@
 //! the order in which a connection ends.
 
 pub mod quic;
+pub mod udp;
 pub mod ws;
 
 use std::future::Future;

@@ -15,6 +15,7 @@
 //! might have dropped them.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,6 +27,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::udp::{CidKey, CountingSocket};
 use super::{CLOSE_TIMEOUT, Incoming, Reader, last_words};
 use crate::metrics::{self, Transport};
 use crate::session::ServerState;
@@ -54,6 +56,22 @@ pub fn transport_config() -> quinn::TransportConfig {
             quinn::IdleTimeout::try_from(Duration::from_secs(30)).expect("30 s is a valid timeout"),
         ));
     transport
+}
+
+/// Binds the server's endpoint on `addr`, its socket counting into
+/// `dropped` the datagrams that cannot be QUIC (see [`super::udp`]).
+pub fn bind(
+    config: quinn::ServerConfig,
+    addr: std::net::SocketAddr,
+    dropped: Arc<AtomicU64>,
+) -> std::io::Result<quinn::Endpoint> {
+    let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+    let socket = runtime.wrap_udp_socket(std::net::UdpSocket::bind(addr)?)?;
+    let key = CidKey::random();
+    let socket = Arc::new(CountingSocket::new(socket, key, dropped));
+    let mut endpoint_config = quinn::EndpointConfig::default();
+    endpoint_config.cid_generator(move || key.generator());
+    quinn::Endpoint::new_with_abstract_socket(endpoint_config, Some(config), socket, runtime)
 }
 
 /// Accepts connections until the endpoint is closed.

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test file uses its own part of the helpers")]
 
+pub mod raw_ws;
+
 use std::future::Future;
 use std::time::Duration;
 

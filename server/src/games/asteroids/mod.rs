@@ -581,7 +581,7 @@ mod tests {
     }
 
     #[test]
-    fn one_input_is_applied_per_tick_however_many_arrive() {
+    fn c15_one_input_is_applied_per_tick_however_many_arrive() {
         let mut game = running(0, 1);
         let me = SessionId(1);
         place(&mut game, me, Motion::default());
