@@ -23,8 +23,9 @@ const app = {
   eventSeq: 0,
   /** A room created by this page, to join as soon as it exists. */
   creating: false,
-  /** Set while getting back into `room` after a reconnect. */
-  rejoining: false,
+  /** How the page is getting back into `room` after a reconnect:
+   *  null, 'resume' (taking the old session back) or 'join' (by code). */
+  rejoining: null,
 };
 
 const conn = new Connection({
@@ -96,16 +97,23 @@ function welcomed(welcome, isReconnect) {
     conn.send(proto.listRooms());
     return;
   }
-  app.rejoining = true;
-  if (previous.token) {
-    // The server keeps a dropped player's seat for a while: take it back.
-    conn.send(proto.resume(previous.session, previous.token, app.eventSeq));
-    app.resumeOf = previous;
-  } else {
-    // Without resume the old session is gone: join again as a new one.
-    conn.send(proto.joinRoom(app.room.code, app.room.role === 'spectator'));
-  }
   if (app.room.game === 'asteroids') arena.reconnected();
+  if (previous.token) {
+    // The server keeps a dropped player's seat for a while: take it back,
+    // with the room events missed since the newest one seen.
+    app.rejoining = 'resume';
+    app.resumeOf = previous;
+    conn.send(proto.resume(previous.session, previous.token, app.eventSeq));
+  } else {
+    rejoinByCode();
+  }
+}
+
+/** Joins the room again as a new session: its seat (and, in trivia, the
+ *  match's score) is not kept. */
+function rejoinByCode() {
+  app.rejoining = 'join';
+  conn.send(proto.joinRoom(app.room.code, app.room.role === 'spectator'));
 }
 
 // --- Messages ----------------------------------------------------------
@@ -122,7 +130,7 @@ function received(name, body) {
       }
       break;
     case 'joined':
-      app.rejoining = false;
+      app.rejoining = null;
       enterRoom(body.room, body.role, body.members, body.host);
       break;
     case 'resumed':
@@ -153,13 +161,18 @@ function received(name, body) {
 }
 
 function resumed(body) {
-  app.rejoining = false;
-  app.session = body.session;
-  if (app.resumeOf?.token) app.token = app.resumeOf.token;
+  if (!app.room) return;
   if (!body.room) {
-    exitRoom();
+    // The session came back, but its seat had gone: join again.
+    app.session = body.session;
+    rejoinByCode();
     return;
   }
+  app.rejoining = null;
+  app.session = body.session;
+  app.room.role = body.role;
+  // The token stays that of the session taken back.
+  if (app.resumeOf?.token) app.token = app.resumeOf.token;
   // The room's missed events follow; the views pick up from them.
   app.room.state = body.room.state;
   side.enter(body.members, body.host, app.session, true);
@@ -203,9 +216,14 @@ function onEvent(channel, event) {
 
 function onError(code, message) {
   const text = proto.errorText(code, message);
-  if (app.rejoining) {
+  if (app.rejoining === 'resume') {
+    // The old session is gone (its grace period ran out): join by code.
+    rejoinByCode();
+    return;
+  }
+  if (app.rejoining === 'join') {
     // The room is gone or full: back to the lobby, saying so.
-    app.rejoining = false;
+    app.rejoining = null;
     const lost = app.room?.code;
     exitRoom();
     toast(`Could not get back into room ${lost}: ${text}`, code);
@@ -247,7 +265,7 @@ function enterRoom(room, role, members, host) {
 
 function exitRoom() {
   app.room = null;
-  app.rejoining = false;
+  app.rejoining = null;
   app.eventSeq = 0;
   arena.leave();
   trivia.leave();

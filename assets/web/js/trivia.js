@@ -78,7 +78,11 @@ export class TriviaView {
     switch (name) {
       case 'countdown':
         this.countdownEnd = performance.now() + body.starts_in_ms;
-        if (!$('#trivia-final').hidden && this.scores.length) break;
+        if (!$('#trivia-final').hidden) {
+          // The standings stay up; the countdown runs beneath them.
+          $('#final-hint').replaceChildren('The next match starts in ', h('strong', { id: 'count' }, ''), ' s.');
+          break;
+        }
         this.show('waiting');
         this.renderWaiting('lobby');
         break;
@@ -201,6 +205,7 @@ export class TriviaView {
 
   onMatchOver(over) {
     this.question = null;
+    $('#final-hint').textContent = 'The next match starts soon.';
     this.scores = over.standings;
     this.gains.clear();
     this.renderScores();
