@@ -217,8 +217,10 @@ function onEvent(channel, event) {
 function onError(code, message) {
   const text = proto.errorText(code, message);
   if (app.rejoining === 'resume') {
-    // The old session is gone (its grace period ran out): join by code.
-    rejoinByCode();
+    // 2006: the resume named an event the room never sent; the answer
+    // follows all the same. Anything else: the old session is gone (its
+    // grace period ran out, or it was a spectator), so join by code.
+    if (code !== 2006) rejoinByCode();
     return;
   }
   if (app.rejoining === 'join') {
@@ -272,6 +274,7 @@ function exitRoom() {
   showOnly($('#lobby'), $('#lobby'), $('#room'));
   nicknameInput().disabled = false;
   history.replaceState(null, '', location.pathname);
+  document.title = 'Stadium';
   if (conn.status === 'online') conn.send(proto.listRooms());
 }
 
@@ -282,6 +285,7 @@ function renderRoomHead() {
   badge.textContent = proto.GAMES[room.game]?.title ?? room.game;
   badge.className = `game-badge ${room.game}`;
   byTestId('room-code').textContent = room.code;
+  document.title = `${room.code} · ${badge.textContent} · Stadium`;
   const state = $('#room-state');
   state.textContent = room.state;
   state.className = `state-badge ${room.state}`;
