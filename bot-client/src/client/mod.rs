@@ -364,6 +364,27 @@ impl ClientSender {
         }
     }
 
+    /// Sends messages that may be lost, as [`send_unreliable`]
+    /// (Self::send_unreliable) does one by one, but on WebSocket in one
+    /// write. Stops at the first error.
+    pub async fn send_unreliable_all(&self, msgs: &[ClientMsg]) -> Result<(), ClientError> {
+        match &self.link {
+            Link::Quic(_) => {
+                for msg in msgs {
+                    self.send_unreliable(msg).await?;
+                }
+                Ok(())
+            }
+            Link::Ws(link) => {
+                let payloads = msgs
+                    .iter()
+                    .map(|msg| self.encode(msg))
+                    .collect::<Result<Vec<_>, _>>()?;
+                link.send_all(&payloads, self.format, &self.counters).await
+            }
+        }
+    }
+
     /// Sends bytes as one message without encoding or checking them: one
     /// QUIC frame with a correct length header, or one WebSocket message
     /// (text on a JSON connection when the bytes are UTF-8, else binary).

@@ -89,21 +89,32 @@ impl WsLink {
         format: Format,
         counters: &ByteCounters,
     ) -> Result<(), ClientError> {
-        let bytes = Bytes::copy_from_slice(payload);
-        let message = match format {
-            Format::Json => match Utf8Bytes::try_from(bytes.clone()) {
-                Ok(text) => Message::Text(text),
-                Err(_) => Message::Binary(bytes),
-            },
-            Format::Postcard => Message::Binary(bytes),
-        };
         self.sink
             .lock()
             .await
-            .send(message)
+            .send(message(payload, format))
             .await
             .map_err(write_error)?;
         counters.add_sent(payload.len());
+        Ok(())
+    }
+
+    /// Sends several messages, as [`send`](Self::send) does each, with one
+    /// flush (so one write) for them all.
+    pub(super) async fn send_all(
+        &self,
+        payloads: &[Vec<u8>],
+        format: Format,
+        counters: &ByteCounters,
+    ) -> Result<(), ClientError> {
+        let mut sink = self.sink.lock().await;
+        for payload in payloads {
+            sink.feed(message(payload, format))
+                .await
+                .map_err(write_error)?;
+        }
+        sink.flush().await.map_err(write_error)?;
+        counters.add_sent(payloads.iter().map(Vec::len).sum());
         Ok(())
     }
 
@@ -111,6 +122,19 @@ impl WsLink {
     pub(super) async fn close(&self) {
         let mut sink = self.sink.lock().await;
         let _ = tokio::time::timeout(CLOSE_LINGER, sink.close()).await;
+    }
+}
+
+/// A protocol message as a WebSocket message: text on a JSON connection
+/// when the bytes are UTF-8, binary otherwise.
+fn message(payload: &[u8], format: Format) -> Message {
+    let bytes = Bytes::copy_from_slice(payload);
+    match format {
+        Format::Json => match Utf8Bytes::try_from(bytes.clone()) {
+            Ok(text) => Message::Text(text),
+            Err(_) => Message::Binary(bytes),
+        },
+        Format::Postcard => Message::Binary(bytes),
     }
 }
 

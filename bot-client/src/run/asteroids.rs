@@ -153,6 +153,8 @@ pub struct Pilot {
     last_snapshot_at: Option<Instant>,
     /// Snapshots received in the measurement window.
     window_snapshots: u64,
+    /// A light pilot's next input is due at this time (`None`: at once).
+    next_input_at: Option<Instant>,
     input_to_ack: Samples,
     snapshot_interval: Samples,
 }
@@ -170,10 +172,38 @@ impl Pilot {
             next_seq: 1,
             last_snapshot_at: None,
             window_snapshots: 0,
+            next_input_at: None,
             input_to_ack: Samples::new(&timings.input_to_ack)
                 .with_recent(&timings.input_to_ack_recent),
             snapshot_interval: Samples::new(&timings.snapshot_interval),
             shared,
+        }
+    }
+
+    /// Whether a light pilot owes an input at `now`: inputs fall due every
+    /// 1/`input_hz` seconds and leave with the next ack, so that at 20 Hz
+    /// against 30 Hz snapshots two of every three acks carry one. A probe
+    /// keeps its own timer and is never due here.
+    pub fn input_due(&mut self, now: Instant) -> bool {
+        if self.buffer.is_some() {
+            return false;
+        }
+        let period = Duration::from_secs_f64(1.0 / f64::from(self.shared.config.input_hz.max(1)));
+        match self.next_input_at {
+            Some(due) if now < due => false,
+            Some(due) => {
+                // A pilot far behind starts afresh rather than catching up.
+                self.next_input_at = Some(if now - due > period {
+                    now + period
+                } else {
+                    due + period
+                });
+                true
+            }
+            None => {
+                self.next_input_at = Some(now + period);
+                true
+            }
         }
     }
 
@@ -464,6 +494,27 @@ mod tests {
         let timings = &shared.timings;
         assert_eq!(timings.input_to_ack.lock().unwrap().len(), 0);
         assert_eq!(timings.snapshot_interval.lock().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn light_inputs_fall_due_at_the_input_rate_and_ride_with_acks() {
+        let shared = Arc::new(Shared::new(Arc::new(RunConfig {
+            input_hz: 20,
+            ..RunConfig::default()
+        })));
+        let mut light = Pilot::new(0, SessionId(1), shared.clone(), false);
+        let start = Instant::now();
+        // Snapshots every 33 1/3 ms for three seconds: 90 acks, 60 inputs.
+        let due = (0..90)
+            .filter(|i| light.input_due(start + Duration::from_micros(i * 33_333)))
+            .count();
+        assert_eq!(due, 60);
+        // Far behind, a pilot owes one input, not the backlog.
+        let late = start + Duration::from_secs(10);
+        assert!(light.input_due(late));
+        assert!(!light.input_due(late + Duration::from_millis(10)));
+        let mut probe = Pilot::new(1, SessionId(2), shared, true);
+        assert!(!probe.input_due(start), "probes keep their own timer");
     }
 
     #[test]

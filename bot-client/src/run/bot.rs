@@ -182,7 +182,11 @@ impl Bot {
             ping.set_missed_tick_behavior(MissedTickBehavior::Skip);
             ping
         });
-        let mut inputs = player.pilot.is_some().then(|| self.input_interval());
+        // Probes send inputs on a timer of their own, so that their
+        // input-to-ack is measured from any point of a tick; light bots
+        // send theirs with the ack of a snapshot once one is due, as a
+        // game loop does, which spares a timer and a write per input.
+        let mut inputs = (player.pilot.is_some() && self.probe).then(|| self.input_interval());
         let deadline = tokio::time::sleep_until(self.deadline);
         tokio::pin!(deadline);
         let window_opens = tokio::time::sleep_until(self.shared.measure_from);
@@ -190,13 +194,12 @@ impl Bot {
         let mut window_open = self.shared.measuring(Instant::now());
 
         loop {
-            for msg in outbox.drain(..) {
-                match deliver(sender, &msg).await {
-                    Ok(()) => {}
-                    Err(ClientError::Closed) => return End::Closed,
-                    Err(err) => player.client_error(&err),
-                }
+            match deliver_all(sender, &outbox).await {
+                Ok(()) => {}
+                Err(ClientError::Closed) => return End::Closed,
+                Err(err) => player.client_error(&err),
             }
+            outbox.clear();
             let answer_at = player.pending.as_ref().map(|answer| answer.at);
             tokio::select! {
                 _ = &mut deadline => return End::Deadline,
@@ -298,13 +301,28 @@ impl Window {
     }
 }
 
-/// Sends a message the way its kind travels: inputs and acks may be lost,
-/// as the next one supersedes them; everything else is reliable.
-async fn deliver(sender: &ClientSender, msg: &ClientMsg) -> Result<(), ClientError> {
-    match msg {
-        ClientMsg::Input(_) | ClientMsg::Ack { .. } => sender.send_unreliable(msg).await,
-        _ => sender.send(msg).await,
+/// Whether a message may be lost: inputs and acks, which the next one
+/// supersedes.
+fn is_unreliable(msg: &ClientMsg) -> bool {
+    matches!(msg, ClientMsg::Input(_) | ClientMsg::Ack { .. })
+}
+
+/// Sends messages the way their kinds travel: inputs and acks may be
+/// lost; everything else is reliable. A batch of only unreliable messages
+/// (an ack and an input) leaves together, in one write on WebSocket.
+/// Stops at the first error.
+async fn deliver_all(sender: &ClientSender, msgs: &[ClientMsg]) -> Result<(), ClientError> {
+    if msgs.len() > 1 && msgs.iter().all(is_unreliable) {
+        return sender.send_unreliable_all(msgs).await;
     }
+    for msg in msgs {
+        if is_unreliable(msg) {
+            sender.send_unreliable(msg).await?;
+        } else {
+            sender.send(msg).await?;
+        }
+    }
+    Ok(())
 }
 
 /// An error and its sources, as one line.
@@ -411,7 +429,9 @@ impl Player {
             ServerMsg::AnswerAccepted { .. } => bump(&self.shared.counts.answers_accepted),
             ServerMsg::Snapshot(snapshot) => {
                 if let Some(pilot) = &mut self.pilot {
-                    outbox.extend(pilot.on_snapshot(&snapshot, Instant::now()));
+                    let now = Instant::now();
+                    outbox.extend(pilot.on_snapshot(&snapshot, now));
+                    self.input_with_ack(now, outbox);
                 }
             }
             ServerMsg::Error { code, message } => {
@@ -432,7 +452,21 @@ impl Player {
     /// A snapshot of which only the header was read.
     fn on_header(&mut self, header: SnapshotHeader, outbox: &mut Vec<ClientMsg>) {
         if let Some(pilot) = &mut self.pilot {
-            outbox.extend(pilot.on_header(header, Instant::now()));
+            let now = Instant::now();
+            outbox.extend(pilot.on_header(header, now));
+            self.input_with_ack(now, outbox);
+        }
+    }
+
+    /// A light pilot's input, when one is due, to leave with an ack.
+    fn input_with_ack(&mut self, now: Instant, outbox: &mut Vec<ClientMsg>) {
+        if self.room.is_none() {
+            return;
+        }
+        if let Some(pilot) = &mut self.pilot
+            && pilot.input_due(now)
+        {
+            outbox.extend(pilot.input(now));
         }
     }
 
