@@ -38,9 +38,11 @@ use timing::Timings;
 /// together do not arrive as one burst of handshakes.
 const CONNECT_CONCURRENCY: usize = 64;
 /// QUIC bots per shared UDP socket: few enough that a tick's burst of
-/// snapshots fits the socket's receive buffer, many enough that ten
-/// thousand bots need only a few dozen sockets and endpoint tasks.
-const BOTS_PER_ENDPOINT: usize = 250;
+/// snapshots, one packet per bot, fits the socket's default receive buffer
+/// (about 200 KiB, where each packet takes a kilobyte or more), many
+/// enough that ten thousand bots need a few hundred sockets, not ten
+/// thousand.
+const BOTS_PER_ENDPOINT: usize = 32;
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
