@@ -23,6 +23,8 @@ async fn main() -> anyhow::Result<()> {
         logs.init();
     }
 
+    raise_open_files_limit();
+
     // One process-wide crypto provider: ring. Nothing else may install one.
     let _ = rustls::crypto::ring::default_provider().install_default();
 
@@ -37,6 +39,16 @@ async fn main() -> anyhow::Result<()> {
     server.shutdown(DRAIN).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every WebSocket session holds a socket, and the usual soft limit of 1024
+/// open files would stop the server far short of its session limit: raise
+/// the soft limit to the hard one.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open-files limit"),
+        Err(err) => tracing::warn!(%err, "could not raise the open-files limit"),
+    }
 }
 
 async fn shutdown_signal() {
