@@ -342,6 +342,12 @@ nicknameInput().addEventListener('change', () => {
   if (!app.room) act(() => {});
 });
 
+// Closing the tab is leaving: the server need not keep the seat for a
+// resume that cannot come (the token lives only in this page).
+window.addEventListener('pagehide', () => {
+  if (app.room) conn.send(proto.leaveRoom());
+});
+
 const stored = localStorage.getItem(NICK_KEY);
 nicknameInput().value = stored || `Pilot-${Math.floor(100 + Math.random() * 900)}`;
 const codeInUrl = location.hash.slice(1).toUpperCase();
