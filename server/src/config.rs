@@ -115,6 +115,11 @@ pub struct Config {
     #[arg(long, env = "STADIUM_HANDSHAKE_SECS", default_value_t = 5.0)]
     pub handshake_secs: f64,
 
+    /// Seconds after which a QUIC connection from which nothing arrived,
+    /// not even a keep-alive (sent every 5 s or a third of this), is closed.
+    #[arg(long, env = "STADIUM_QUIC_IDLE_SECS", default_value_t = 30.0)]
+    pub quic_idle_secs: f64,
+
     /// Longest nickname, in characters.
     #[arg(long, env = "STADIUM_NICKNAME_MAX_CHARS", default_value_t = 20)]
     pub nickname_max_chars: usize,
@@ -178,6 +183,11 @@ impl Config {
     /// How long a QUIC handshake or an HTTP request's headers may take.
     pub fn handshake_deadline(&self) -> Duration {
         Duration::from_secs_f64(self.handshake_secs.max(0.1))
+    }
+
+    /// How long a silent QUIC connection lives.
+    pub fn quic_idle_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.quic_idle_secs.clamp(1.0, 600.0))
     }
 
     /// The WebSocket limits, clamped to the protocol's frame limit.

@@ -67,7 +67,9 @@ impl Server {
             _ => tls::Identity::development()?,
         };
         let mut quic_config = identity.quic_server_config()?;
-        quic_config.transport_config(Arc::new(transport::quic::transport_config()));
+        quic_config.transport_config(Arc::new(transport::quic::transport_config(
+            config.quic_idle_timeout(),
+        )));
         let datagrams_dropped = Arc::default();
         let endpoint = transport::quic::bind(
             quic_config,

@@ -150,3 +150,32 @@ async fn a_client_that_keeps_sending_refused_messages_is_disconnected_with_the_r
     }
     server.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_echo_endpoint_is_off_by_default_and_keeps_the_websocket_limits() {
+    use common::raw_ws::{self, RawWs};
+
+    let server = common::start().await;
+    let url = format!("http://{}/ws-echo", server.http_addr());
+    let status = reqwest::get(&url).await.expect("GET /ws-echo").status();
+    assert_eq!(status.as_u16(), 404);
+    server.shutdown(Duration::from_secs(2)).await;
+
+    let server = common::start_with(|config| {
+        config.ws_echo = true;
+        config.ws_max_message_bytes = 100;
+    })
+    .await;
+    let mut ws = RawWs::connect(server.http_addr(), "/ws-echo", None).await;
+    ws.send(&raw_ws::frame(true, raw_ws::TEXT, b"hello"))
+        .await
+        .expect("send");
+    let echoed = within("echo", ws.read_frame()).await.expect("echo");
+    assert_eq!(echoed, (raw_ws::TEXT, b"hello".to_vec()));
+    ws.send(&raw_ws::frame(true, raw_ws::BINARY, &[7; 101]))
+        .await
+        .expect("send");
+    let (code, _) = within("close", ws.until_close()).await;
+    assert_eq!(code, Some(1009));
+    server.shutdown(Duration::from_secs(2)).await;
+}

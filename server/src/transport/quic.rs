@@ -40,8 +40,11 @@ const READ_QUEUE: usize = 64;
 const WRITE_BATCH: usize = 64;
 
 /// Transport settings for client connections: one stream, bounded
-/// windows, datagrams on, keep-alive well inside the idle timeout.
-pub fn transport_config() -> quinn::TransportConfig {
+/// windows, datagrams on, keep-alive well inside the `idle` timeout (the
+/// time after which a connection that sent nothing, not even a keep-alive,
+/// is dead).
+pub fn transport_config(idle: Duration) -> quinn::TransportConfig {
+    let idle = idle.clamp(Duration::from_secs(1), Duration::from_secs(600));
     let mut transport = quinn::TransportConfig::default();
     transport
         .max_concurrent_bidi_streams(VarInt::from_u32(1))
@@ -51,9 +54,9 @@ pub fn transport_config() -> quinn::TransportConfig {
         .send_window(8 * MAX_FRAME_LEN as u64)
         .datagram_receive_buffer_size(Some(64 * 1024))
         .datagram_send_buffer_size(256 * 1024)
-        .keep_alive_interval(Some(Duration::from_secs(5)))
+        .keep_alive_interval(Some((idle / 3).min(Duration::from_secs(5))))
         .max_idle_timeout(Some(
-            quinn::IdleTimeout::try_from(Duration::from_secs(30)).expect("30 s is a valid timeout"),
+            quinn::IdleTimeout::try_from(idle).expect("at most 600 s is a valid timeout"),
         ));
     transport
 }

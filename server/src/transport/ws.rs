@@ -55,17 +55,30 @@ pub fn tungstenite_config(limits: WsLimits) -> WebSocketConfig {
 }
 
 /// `GET /ws-echo` (only with `--ws-echo`): echoes every data message, for
-/// WebSocket conformance suites, with the same limits as /ws.
+/// WebSocket conformance suites. It reads through the same limits and
+/// [`WsReader`] as /ws and closes an oversized message with 1009 as /ws does.
 pub async fn echo(ws: WebSocketUpgrade, State(state): State<Arc<ServerState>>) -> Response {
-    limited(ws, state.config.ws_limits()).on_upgrade(|mut socket| async move {
-        while let Some(Ok(msg)) = socket.recv().await {
-            let reply = match msg {
-                Message::Binary(_) | Message::Text(_) => msg,
-                // Pings are answered and closes completed by tungstenite.
-                Message::Ping(_) | Message::Pong(_) => continue,
-                Message::Close(_) => break,
+    limited(ws, state.config.ws_limits()).on_upgrade(|socket| async move {
+        let (mut sink, stream) = socket.split();
+        let mut reader = WsReader(stream);
+        loop {
+            let reply = match reader.recv().await {
+                Incoming::Message(bytes, Format::Postcard) => Message::Binary(bytes),
+                Incoming::Message(bytes, Format::Json) => match bytes.try_into() {
+                    Ok(text) => Message::Text(text),
+                    Err(_) => break,
+                },
+                Incoming::TooLarge => {
+                    let frame = CloseFrame {
+                        code: close_code::SIZE,
+                        reason: ErrorCode::FrameTooLarge.message().into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+                Incoming::Closed => break,
             };
-            if socket.send(reply).await.is_err() {
+            if sink.send(reply).await.is_err() {
                 break;
             }
         }
