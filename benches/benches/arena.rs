@@ -6,6 +6,18 @@
 //! players' snapshots. The snapshot benches encode one client's full
 //! snapshot and one client's delta against the previous tick, in postcard,
 //! and print their sizes in postcard and JSON.
+//!
+//! The load benchmark's scenario is measured apart: 10 ships and nothing
+//! else, flying as the bots do (a steady turn, thrust toggled every
+//! second, inputs at 20 Hz). It prints the mean postcard size of one
+//! client's delta for baselines 1, 2, 4 and 8 ticks old; at 30 Hz, 100
+//! bytes a snapshot are 3 KB/s. Measured with
+//! `cargo test -p stadium-benches --bench arena`:
+//!
+//! | baseline age (ticks) | 1 | 2 | 4 | 8 |
+//! |---|---|---|---|---|
+//! | before: velocity in 1/16 steps, one varint per field | 92.2 | 100.7 | 110.7 | 123.4 |
+//! | after: ship rates and flags in the prediction, bit-packed corrections | 32.3 | 39.9 | 52.4 | 76.6 |
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -18,6 +30,7 @@ use stadium_server::games::asteroids::AsteroidsGame;
 use stadium_server::room::{Game, GameCommand, Outbox};
 use stadium_shared::asteroids::{self as rules, AsteroidsSettings, Motion, RockSize};
 use stadium_shared::codec::{self, Format};
+use stadium_shared::snapshot::ArenaState;
 use stadium_shared::{Input, ServerMsg, SessionId, Tick};
 
 const SHIPS: u64 = 8;
@@ -117,5 +130,77 @@ fn arena(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, arena);
+/// Ten wandering ships as the load benchmark flies them, stepped for
+/// twenty seconds.
+fn wander() -> (AsteroidsGame, Vec<(Tick, ArenaState)>) {
+    let settings = AsteroidsSettings {
+        rocks_per_wave: 0,
+        max_players: 10,
+        seed: Some(1),
+        ..Default::default()
+    };
+    let mut game = AsteroidsGame::new(settings, 1).expect("valid settings");
+    for p in 1..=10 {
+        game.player_joined(SessionId(p), &format!("ship{p}"));
+    }
+    let mut states = Vec::new();
+    let mut seq = 0;
+    for t in 1..=600u32 {
+        // 20 inputs a second at 30 ticks a second: two ticks in three.
+        if t % 3 != 0 {
+            seq += 1;
+            for p in 1..=10u64 {
+                let input = Input {
+                    seq,
+                    turn: if p % 2 == 0 { 0.3 } else { -0.3 },
+                    thrust: (t / 30) % 2 == 0,
+                    fire: false,
+                };
+                game.command(
+                    SessionId(p),
+                    GameCommand::Input(input),
+                    false,
+                    &mut Outbox::default(),
+                );
+            }
+        }
+        game.step(Tick(t), Instant::now(), &mut Outbox::default());
+        states.push((Tick(t), game.arena().clone()));
+    }
+    (game, states)
+}
+
+fn scenario(c: &mut Criterion) {
+    let (_, states) = wander();
+    // After the ships have spread out and reached speed; the baseline one
+    // tick old (acknowledged at once) or older (a slower client).
+    for age in [1, 2, 4, 8] {
+        let pairs: Vec<_> = states.windows(age + 1).skip(90).collect();
+        let bytes: usize = pairs
+            .iter()
+            .map(|pair| {
+                let (base, now) = (&pair[0], &pair[age]);
+                let delta = now
+                    .1
+                    .snapshot(now.0, Some((base.0, &base.1)), now.0.0 * 2 / 3);
+                codec::encode(&ServerMsg::Snapshot(delta), Format::Postcard).len()
+            })
+            .sum();
+        println!(
+            "benchmark scenario: 10 ships, baseline {age} ticks old: mean delta {:.1} bytes postcard",
+            bytes as f64 / pairs.len() as f64,
+        );
+    }
+    let pairs: Vec<_> = states.windows(2).skip(90).collect();
+    let pair = pairs[pairs.len() / 2];
+    let (base, now) = (&pair[0], &pair[1]);
+    c.bench_function("snapshot build+encode/benchmark scenario delta", |b| {
+        b.iter(|| {
+            let delta = now.1.snapshot(now.0, Some((base.0, black_box(&base.1))), 7);
+            codec::encode(&ServerMsg::Snapshot(delta), Format::Postcard)
+        })
+    });
+}
+
+criterion_group!(benches, arena, scenario);
 criterion_main!(benches);

@@ -15,6 +15,7 @@
 //! read the client's version and refuse it with an error naming both.
 
 pub mod asteroids;
+pub mod bits;
 pub mod codec;
 pub mod error;
 pub mod frame;

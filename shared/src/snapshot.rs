@@ -4,24 +4,50 @@
 //! Precision on the wire:
 //! - positions: 1/32 of an arena unit, as `u16` (the arena is 1600 x 1200
 //!   units, so 51,200 x 38,400 steps);
-//! - velocities: 1/16 of a unit per second, as `i16` (up to 2,047 units/s);
+//! - velocities: 1/4 of a unit per second, as `i16`;
 //! - angles: 2π/65,536 radians, as `u16`.
+//!
+//! A ship also carries its rates: how much its velocity (`ax`, `ay`) and
+//! heading (`spin`) changed over its last tick, in the same steps. They
+//! let both sides predict a ship under steady controls.
 //!
 //! The server quantises its world once per tick into an [`ArenaState`] and
 //! keeps a short history of them. A [`Snapshot`] for one client is a delta
 //! against the client's acknowledged `baseline`: entities that are new (or
-//! changed in more than their motion) in full, entities that only moved as
-//! a [`Moved`] correction, and the ids of those that left. With no usable
-//! baseline it carries every entity in full.
+//! changed in more than their motion) in full, the ids of those that left,
+//! and, bit-packed in `motion`, corrections for entities whose motion
+//! differs from its prediction. Every other entity of the baseline moved
+//! exactly as predicted and costs nothing. With no usable baseline a
+//! snapshot carries every entity in full.
 //!
-//! A correction is small because it is taken against a prediction, not
-//! against the old value: the new velocity as a difference from the old,
-//! and the new position as a difference from where the old position would
-//! be after moving at the average of the two velocities for the ticks in
-//! between. A rock drifting at constant speed costs a byte per field. Both
-//! sides compute the prediction in integers, so applying a snapshot to its
-//! baseline ([`ArenaState::apply`]) reproduces the server's state for that
-//! tick exactly.
+//! # Prediction
+//!
+//! Over `n` ticks from the baseline, for each axis, in integer steps:
+//! - rates: the new rate is the baseline's (corrected by `da`, `dspin`);
+//! - velocity: `v + a' + floor((n - 1)(a + a') / 2)`, where `a` is the
+//!   baseline's rate and `a'` the new one: exact after one tick, and
+//!   the trapezoid rule over longer spans. Then `+ dv`;
+//! - heading: the same with `spin`, then `+ dangle`, modulo 65,536;
+//! - a ship's flags (they follow its controls): the baseline's `+ dflags`;
+//! - position: `p + round(((n - 1) v + (n + 1) v') * 8 / (2 hz))`, the
+//!   travel at velocities going from `v` to the new `v'` (8 position steps
+//!   per velocity step per second), then `+ dx`, wrapped into the arena.
+//!
+//! Rocks and bullets have no rates (they are 0), heading or flags. Rounding
+//! `round(a / b)` is `floor((2a + b) / 2b)`; every division floors.
+//!
+//! # The `motion` bits
+//!
+//! Exp-Golomb codes ([`crate::bits`]): the number of entities corrected,
+//! unsigned; then for each, by increasing id, the gap to the previous id
+//! (`id - previous - 1`, the first counting from -1), unsigned; then its
+//! corrections, signed: `dax day dvx dvy dx dy dspin dangle dflags` for a ship,
+//! `dvx dvy dx dy` for a rock or bullet (the baseline says which it is).
+//! A correction is the new value minus the predicted, the short way around
+//! for positions (the arena wraps) and headings. Both sides compute the
+//! prediction in integers, so applying a snapshot to its baseline
+//! ([`ArenaState::apply`]) reproduces the server's state for that tick
+//! exactly.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -30,12 +56,13 @@ use glam::Vec2;
 use serde::{Deserialize, Serialize};
 
 use crate::asteroids::{ARENA_HEIGHT, ARENA_WIDTH, Motion, RockSize};
+use crate::bits::{BitReader, BitWriter};
 use crate::ids::{SessionId, Tick};
 
 /// Steps per arena unit of a quantised position.
 pub const POSITION_STEPS: f32 = 32.0;
 /// Steps per unit per second of a quantised velocity.
-pub const VELOCITY_STEPS: f32 = 16.0;
+pub const VELOCITY_STEPS: f32 = 4.0;
 /// Steps per turn of a quantised angle.
 pub const ANGLE_STEPS: f32 = 65_536.0;
 
@@ -49,9 +76,9 @@ pub struct Body {
     pub x: u16,
     /// Y in 1/32 units.
     pub y: u16,
-    /// X velocity in 1/16 units per second.
+    /// X velocity in 1/4 units per second.
     pub vx: i16,
-    /// Y velocity in 1/16 units per second.
+    /// Y velocity in 1/4 units per second.
     pub vy: i16,
 }
 
@@ -113,6 +140,12 @@ pub struct ShipState {
     pub lives: u8,
     /// Points.
     pub score: u32,
+    /// Change of `body.vx` over the ship's last tick.
+    pub ax: i16,
+    /// Change of `body.vy` over the ship's last tick.
+    pub ay: i16,
+    /// Change of `angle` over the ship's last tick, the short way around.
+    pub spin: i16,
 }
 
 impl ShipState {
@@ -122,6 +155,24 @@ impl ShipState {
     pub const INVULNERABLE: u8 = 2;
     /// Destroyed: waiting to respawn, or out of lives.
     pub const DESTROYED: u8 = 4;
+
+    /// The same ship with its rates set to its change since `previous`,
+    /// the ship as it was one tick before (none for a ship just placed).
+    pub fn with_rates_since(mut self, previous: Option<&ShipState>) -> Self {
+        let (ax, ay, spin) = previous.map_or((0, 0, 0), |was| {
+            let dv = |now: i16, then: i16| to_i16(i64::from(now) - i64::from(then));
+            let turned = ring_diff(self.angle.into(), was.angle.into(), TURN_STEPS);
+            (
+                dv(self.body.vx, was.body.vx),
+                dv(self.body.vy, was.body.vy),
+                to_i16(turned),
+            )
+        });
+        self.ax = ax;
+        self.ay = ay;
+        self.spin = spin;
+        self
+    }
 
     /// The ship's motion, as a client predicting it starts from.
     pub fn motion(&self) -> Motion {
@@ -163,7 +214,40 @@ pub enum EntityState {
     Bullet(BulletState),
 }
 
+/// An entity's motion in quantisation steps, as predictions work on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Kin {
+    x: i64,
+    y: i64,
+    vx: i64,
+    vy: i64,
+    ax: i64,
+    ay: i64,
+    angle: i64,
+    spin: i64,
+    /// A ship's flags, which change with its controls as often as its
+    /// motion does.
+    flags: i64,
+}
+
+/// Corrections to a [`Kin`] prediction, in the order they are packed.
+type Corrections = [i64; 9];
+
+const WIDTH_STEPS: i64 = (ARENA_WIDTH * POSITION_STEPS) as i64;
+const HEIGHT_STEPS: i64 = (ARENA_HEIGHT * POSITION_STEPS) as i64;
+const TURN_STEPS: i64 = ANGLE_STEPS as i64;
+/// Position steps travelled per tick-second at one velocity step.
+const TRAVEL: i64 = (POSITION_STEPS / VELOCITY_STEPS) as i64;
+
+fn to_i16(v: i64) -> i16 {
+    v.clamp(i16::MIN.into(), i16::MAX.into()) as i16
+}
+
 impl EntityState {
+    fn is_ship(&self) -> bool {
+        matches!(self, EntityState::Ship(_))
+    }
+
     fn body(&self) -> Body {
         match self {
             EntityState::Ship(ship) => ship.body,
@@ -172,19 +256,42 @@ impl EntityState {
         }
     }
 
-    fn angle(&self) -> u16 {
-        match self {
-            EntityState::Ship(ship) => ship.angle,
-            EntityState::Rock(_) | EntityState::Bullet(_) => 0,
+    fn kin(&self) -> Kin {
+        let b = self.body();
+        let mut kin = Kin {
+            x: b.x.into(),
+            y: b.y.into(),
+            vx: b.vx.into(),
+            vy: b.vy.into(),
+            ..Kin::default()
+        };
+        if let EntityState::Ship(ship) = self {
+            kin.ax = ship.ax.into();
+            kin.ay = ship.ay.into();
+            kin.angle = ship.angle.into();
+            kin.spin = ship.spin.into();
+            kin.flags = ship.flags.into();
         }
+        kin
     }
 
-    /// The same entity with another motion. Only ships have an angle.
-    fn moved_to(mut self, body: Body, angle: u16) -> Self {
+    /// The same entity with another motion. Only ships have a heading and
+    /// rates.
+    fn with_kin(mut self, kin: Kin) -> Self {
+        let body = Body {
+            x: kin.x.rem_euclid(WIDTH_STEPS) as u16,
+            y: kin.y.rem_euclid(HEIGHT_STEPS) as u16,
+            vx: to_i16(kin.vx),
+            vy: to_i16(kin.vy),
+        };
         match &mut self {
             EntityState::Ship(ship) => {
                 ship.body = body;
-                ship.angle = angle;
+                ship.ax = to_i16(kin.ax);
+                ship.ay = to_i16(kin.ay);
+                ship.angle = kin.angle.rem_euclid(TURN_STEPS) as u16;
+                ship.spin = to_i16(kin.spin);
+                ship.flags = kin.flags.clamp(0, 255) as u8;
             }
             EntityState::Rock(rock) => rock.body = body,
             EntityState::Bullet(bullet) => bullet.body = body,
@@ -194,35 +301,20 @@ impl EntityState {
 
     /// Whether the two differ in nothing but their motion.
     fn same_but_motion(&self, other: &EntityState) -> bool {
-        self.moved_to(Body::default(), 0) == other.moved_to(Body::default(), 0)
+        self.with_kin(Kin::default()) == other.with_kin(Kin::default())
     }
 }
 
-/// How an entity of the baseline moved: corrections to the prediction
-/// described in the module documentation, in quantisation steps.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Moved {
-    /// New x velocity minus the old.
-    pub dvx: i32,
-    /// New y velocity minus the old.
-    pub dvy: i32,
-    /// New x minus the predicted x, the short way around the arena.
-    pub dx: i32,
-    /// New y minus the predicted y, the short way around the arena.
-    pub dy: i32,
-    /// New angle minus the old, the short way around.
-    pub dangle: i32,
+/// A rate or velocity after `n` ticks that went from rate `a` to `a2`.
+fn predict_velocity(v: i64, a: i64, a2: i64, n: i64) -> i64 {
+    v + a2 + ((n - 1) * (a + a2)).div_euclid(2)
 }
 
-const WIDTH_STEPS: i64 = (ARENA_WIDTH * POSITION_STEPS) as i64;
-const HEIGHT_STEPS: i64 = (ARENA_HEIGHT * POSITION_STEPS) as i64;
-
-/// Where a coordinate would be after `ticks` ticks at the average of two
-/// velocities, wrapped into the arena. Position steps are twice as fine as
-/// velocity steps, hence `(v0 + v1) / 2 * 2`.
-fn predict(pos: u16, v0: i16, v1: i16, ticks: i64, tick_hz: i64, size: i64) -> i64 {
-    let travel = ((i64::from(v0) + i64::from(v1)) * ticks).div_euclid(tick_hz.max(1));
-    (i64::from(pos) + travel).rem_euclid(size)
+/// A position after `n` ticks at velocities going from `v` to `v2`.
+fn predict_position(p: i64, v: i64, v2: i64, n: i64, hz: i64) -> i64 {
+    let num = ((n - 1) * v + (n + 1) * v2) * TRAVEL;
+    let den = 2 * hz.max(1);
+    p + (2 * num + den).div_euclid(2 * den)
 }
 
 /// `to - from` in a ring of `size`, in `(-size / 2, size / 2]`.
@@ -231,38 +323,62 @@ fn ring_diff(to: i64, from: i64, size: i64) -> i64 {
     if d > size / 2 { d - size } else { d }
 }
 
-impl Moved {
-    fn between(old: &EntityState, new: &EntityState, ticks: i64, tick_hz: i64) -> Self {
-        let (a, b) = (old.body(), new.body());
-        let px = predict(a.x, a.vx, b.vx, ticks, tick_hz, WIDTH_STEPS);
-        let py = predict(a.y, a.vy, b.vy, ticks, tick_hz, HEIGHT_STEPS);
-        Moved {
-            dvx: i32::from(b.vx) - i32::from(a.vx),
-            dvy: i32::from(b.vy) - i32::from(a.vy),
-            dx: ring_diff(i64::from(b.x), px, WIDTH_STEPS) as i32,
-            dy: ring_diff(i64::from(b.y), py, HEIGHT_STEPS) as i32,
-            dangle: ring_diff(i64::from(new.angle()), i64::from(old.angle()), 65_536) as i32,
-        }
+/// The motion predicted from `old`, given the new rates (corrected by
+/// `c`) and velocity correction, and the corrections in `c` applied.
+fn corrected(old: &Kin, c: &Corrections, n: i64, hz: i64) -> Kin {
+    let [dax, day, dvx, dvy, dx, dy, dspin, dangle, dflags] = *c;
+    // Rates and velocities are `i16` on the wire: clamping changes nothing
+    // a real server sent, and keeps a broken peer's numbers from
+    // overflowing the arithmetic below.
+    let clamp = |v: i64| i64::from(to_i16(v));
+    let (ax, ay, spin) = (
+        clamp(old.ax + dax),
+        clamp(old.ay + day),
+        clamp(old.spin + dspin),
+    );
+    let vx = clamp(predict_velocity(old.vx, old.ax, ax, n) + dvx);
+    let vy = clamp(predict_velocity(old.vy, old.ay, ay, n) + dvy);
+    Kin {
+        x: predict_position(old.x, old.vx, vx, n, hz) + dx,
+        y: predict_position(old.y, old.vy, vy, n, hz) + dy,
+        vx,
+        vy,
+        ax,
+        ay,
+        angle: predict_velocity(old.angle, old.spin, spin, n) + dangle,
+        spin,
+        flags: old.flags + dflags,
     }
+}
 
-    fn apply(&self, old: &EntityState, ticks: i64, tick_hz: i64) -> EntityState {
-        let a = old.body();
-        // Out-of-range corrections come only from a broken peer; they wrap
-        // or saturate rather than panic.
-        let vel = |v: i16, d: i32| {
-            (i64::from(v) + i64::from(d)).clamp(i16::MIN.into(), i16::MAX.into()) as i16
-        };
-        let (vx, vy) = (vel(a.vx, self.dvx), vel(a.vy, self.dvy));
-        let x = predict(a.x, a.vx, vx, ticks, tick_hz, WIDTH_STEPS) + i64::from(self.dx);
-        let y = predict(a.y, a.vy, vy, ticks, tick_hz, HEIGHT_STEPS) + i64::from(self.dy);
-        let body = Body {
-            x: x.rem_euclid(WIDTH_STEPS) as u16,
-            y: y.rem_euclid(HEIGHT_STEPS) as u16,
-            vx,
-            vy,
-        };
-        let angle = (i64::from(old.angle()) + i64::from(self.dangle)).rem_euclid(65_536) as u16;
-        old.moved_to(body, angle)
+/// The corrections that turn `old`'s prediction into `new`.
+fn corrections(old: &Kin, new: &Kin, n: i64, hz: i64) -> Corrections {
+    let (dax, day, dspin) = (new.ax - old.ax, new.ay - old.ay, new.spin - old.spin);
+    let dvx = new.vx - predict_velocity(old.vx, old.ax, new.ax, n);
+    let dvy = new.vy - predict_velocity(old.vy, old.ay, new.ay, n);
+    let px = predict_position(old.x, old.vx, new.vx, n, hz);
+    let py = predict_position(old.y, old.vy, new.vy, n, hz);
+    let pangle = predict_velocity(old.angle, old.spin, new.spin, n);
+    [
+        dax,
+        day,
+        dvx,
+        dvy,
+        ring_diff(new.x, px, WIDTH_STEPS),
+        ring_diff(new.y, py, HEIGHT_STEPS),
+        dspin,
+        ring_diff(new.angle, pangle, TURN_STEPS),
+        new.flags - old.flags,
+    ]
+}
+
+/// Which corrections an entity's kind carries, as indices into
+/// [`Corrections`]: rocks and bullets have no rates and no heading.
+fn fields(entity: &EntityState) -> &'static [usize] {
+    if entity.is_ship() {
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8]
+    } else {
+        &[2, 3, 4, 5]
     }
 }
 
@@ -291,10 +407,62 @@ pub struct Snapshot {
     /// Entities that are new since the baseline or changed in more than
     /// their motion (all of them in a full snapshot), by increasing id.
     pub changed: Vec<(NetId, EntityState)>,
-    /// Entities of the baseline that only moved, by increasing id.
-    pub moved: Vec<(NetId, Moved)>,
+    /// Corrections for entities of the baseline that moved other than
+    /// predicted, bit-packed as the module documentation describes.
+    pub motion: Vec<u8>,
     /// Entities of the baseline that are gone, by increasing id.
     pub removed: Vec<NetId>,
+}
+
+/// The corrections packed in `motion`, by increasing id, for entities of
+/// `base`; reading stops at the first that is malformed.
+fn snapshot_corrections(motion: &[u8], base: &ArenaState) -> Vec<(NetId, Corrections)> {
+    let mut bits = BitReader::new(motion);
+    let mut out = Vec::new();
+    let Ok(count) = bits.unsigned() else {
+        return out;
+    };
+    let mut previous: i64 = -1;
+    for _ in 0..count.min(base.entities.len() as u64) {
+        let Ok(gap) = bits.unsigned() else { break };
+        let Some(id) = i64::try_from(gap)
+            .ok()
+            .and_then(|gap| previous.checked_add(gap + 1))
+            .and_then(|id| NetId::try_from(id).ok())
+        else {
+            break;
+        };
+        previous = i64::from(id);
+        let Some(entity) = base.entities.get(&id) else {
+            break;
+        };
+        let mut c = [0; 9];
+        let mut complete = true;
+        for &field in fields(entity) {
+            match bits.signed() {
+                // Far outside any real correction; clamped so that the
+                // prediction's arithmetic cannot overflow.
+                Ok(v) => c[field] = v.clamp(-(1 << 40), 1 << 40),
+                Err(_) => complete = false,
+            }
+        }
+        if !complete {
+            break;
+        }
+        out.push((id, c));
+    }
+    out
+}
+
+impl Snapshot {
+    /// The ids of the entities whose motion this delta corrects, given the
+    /// baseline it names, by increasing id.
+    pub fn corrected_ids(&self, baseline: &ArenaState) -> Vec<NetId> {
+        snapshot_corrections(&self.motion, baseline)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    }
 }
 
 /// A delta snapshot's baseline is not one the receiver holds.
@@ -318,26 +486,39 @@ impl ArenaState {
         let tick_hz = self.tick_hz;
         let Some((baseline_tick, base)) = baseline else {
             let changed = self.entities.iter().map(|(&id, &e)| (id, e)).collect();
-            let (moved, removed) = (Vec::new(), Vec::new());
             return Snapshot {
                 tick,
                 baseline: None,
                 last_input,
                 tick_hz,
                 changed,
-                moved,
-                removed,
+                motion: Vec::new(),
+                removed: Vec::new(),
             };
         };
-        let ticks = i64::from(tick.since(baseline_tick));
-        let (mut changed, mut moved) = (Vec::new(), Vec::new());
+        let n = i64::from(tick.since(baseline_tick));
+        let hz = i64::from(tick_hz);
+        let mut changed = Vec::new();
+        let mut motion = BitWriter::new();
+        let mut corrected: Vec<(NetId, &EntityState, Corrections)> = Vec::new();
         for (&id, entity) in &self.entities {
             match base.entities.get(&id) {
-                Some(old) if old == entity => {}
                 Some(old) if old.same_but_motion(entity) => {
-                    moved.push((id, Moved::between(old, entity, ticks, i64::from(tick_hz))));
+                    let c = corrections(&old.kin(), &entity.kin(), n, hz);
+                    if c != [0; 9] {
+                        corrected.push((id, old, c));
+                    }
                 }
                 _ => changed.push((id, *entity)),
+            }
+        }
+        motion.unsigned(corrected.len() as u64);
+        let mut previous: i64 = -1;
+        for (id, old, c) in &corrected {
+            motion.unsigned((i64::from(*id) - previous - 1) as u64);
+            previous = i64::from(*id);
+            for &field in fields(old) {
+                motion.signed(c[field]);
             }
         }
         let removed = base
@@ -346,22 +527,25 @@ impl ArenaState {
             .filter(|id| !self.entities.contains_key(id))
             .copied()
             .collect();
-        let baseline = Some(baseline_tick);
         Snapshot {
             tick,
-            baseline,
+            baseline: Some(baseline_tick),
             last_input,
             tick_hz,
             changed,
-            moved,
+            motion: motion.finish(),
             removed,
         }
     }
 
     /// The state a snapshot describes, given the state of its baseline
     /// (ignored for a full snapshot).
+    ///
+    /// Corrections that name an entity the baseline lacks, or bits that end
+    /// in the middle of one, come only from a broken peer: the corrections
+    /// from there on are ignored.
     pub fn apply(baseline: Option<&ArenaState>, snapshot: &Snapshot) -> ArenaState {
-        let (mut state, ticks) = match (snapshot.baseline, baseline) {
+        let (mut state, n) = match (snapshot.baseline, baseline) {
             (Some(tick), Some(base)) => (base.clone(), i64::from(snapshot.tick.since(tick))),
             _ => (ArenaState::default(), 0),
         };
@@ -369,11 +553,17 @@ impl ArenaState {
         for id in &snapshot.removed {
             state.entities.remove(id);
         }
-        for (id, moved) in &snapshot.moved {
-            // A correction for an entity the baseline lacks is meaningless;
-            // only a broken peer sends one, and it is skipped.
-            if let Some(old) = state.entities.get_mut(id) {
-                *old = moved.apply(old, ticks, i64::from(snapshot.tick_hz));
+        if n > 0 {
+            let hz = i64::from(snapshot.tick_hz);
+            let mut listed = snapshot_corrections(&snapshot.motion, &state)
+                .into_iter()
+                .peekable();
+            for (&id, entity) in &mut state.entities {
+                let c = match listed.next_if(|(listed_id, _)| *listed_id == id) {
+                    Some((_, c)) => c,
+                    None => [0; 9],
+                };
+                *entity = entity.with_kin(corrected(&entity.kin(), &c, n, hz));
             }
         }
         state.entities.extend(snapshot.changed.iter().copied());
@@ -476,38 +666,29 @@ mod tests {
             body: Body {
                 x,
                 y: 10,
-                vx: 1,
-                vy: -1,
+                vx: 0,
+                vy: 0,
             },
             angle: 0,
             flags: 0,
             lives: 3,
             score: 0,
+            ax: 0,
+            ay: 0,
+            spin: 0,
         })
     }
 
-    #[test]
-    fn quantisation_is_within_its_stated_precision() {
-        let pos = Vec2::new(123.456, 1199.99);
-        let vel = Vec2::new(-359.97, 12.3456);
-        let body = Body::new(pos, vel);
-        assert!((body.pos().x - pos.x).abs() <= 0.5 / POSITION_STEPS);
-        assert_eq!(body.y, 0, "a hair below the edge rounds to the wrapped 0");
-        assert!((body.vel().x - vel.x).abs() <= 0.5 / VELOCITY_STEPS);
-        assert!((body.vel().y - vel.y).abs() <= 0.5 / VELOCITY_STEPS);
-        let angle = 2.5_f32;
-        assert!(
-            (angle_of(quantize_angle(angle)) - angle).abs() <= std::f32::consts::TAU / ANGLE_STEPS
-        );
-        assert_eq!(quantize_angle(std::f32::consts::TAU - 1e-7), 0);
+    fn arena(entities: &[(NetId, EntityState)]) -> ArenaState {
+        ArenaState {
+            tick_hz: 30,
+            entities: entities.iter().copied().collect(),
+        }
     }
 
     #[test]
     fn deltas_carry_only_changes_and_removals() {
-        let mut old = ArenaState::default();
-        old.entities.insert(1, ship(1, 100));
-        old.entities.insert(2, ship(2, 200));
-        old.entities.insert(3, ship(3, 300));
+        let old = arena(&[(1, ship(1, 100)), (2, ship(2, 200)), (3, ship(3, 300))]);
         let mut new = old.clone();
         new.entities.insert(2, ship(2, 201));
         new.entities.remove(&3);
@@ -515,11 +696,7 @@ mod tests {
         let delta = new.snapshot(Tick(9), Some((Tick(7), &old)), 5);
         let ids = |v: &[(NetId, EntityState)]| v.iter().map(|(id, _)| *id).collect::<Vec<_>>();
         assert_eq!(ids(&delta.changed), [4], "new");
-        assert_eq!(
-            delta.moved.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
-            [2],
-            "moved"
-        );
+        assert_eq!(delta.corrected_ids(&old), [2], "moved");
         assert_eq!(delta.removed, [3]);
         assert_eq!(ArenaState::apply(Some(&old), &delta), new);
         let full = new.snapshot(Tick(9), None, 5);
@@ -528,79 +705,213 @@ mod tests {
     }
 
     #[test]
-    fn motion_is_sent_as_a_small_correction_to_the_prediction() {
-        let rock = |x: u16, y: u16, vx: i16| {
+    fn a_rock_drifting_as_predicted_costs_nothing() {
+        let rock = |x: u16, y: u16| {
             EntityState::Rock(RockState {
-                body: Body { x, y, vx, vy: -40 },
+                body: Body {
+                    x,
+                    y,
+                    vx: 480,
+                    vy: -40,
+                },
                 size: RockSize::Large,
             })
         };
-        let mut old = ArenaState {
-            tick_hz: 30,
-            ..ArenaState::default()
-        };
-        old.entities.insert(1, rock(100, 5, 480));
-        // Three ticks later at 30 Hz, at constant velocity: 480 * 2 * 3 / 30
-        // steps right, and across the top edge upwards.
-        let mut new = old.clone();
-        new.entities.insert(1, rock(196, 38_397, 480));
+        let old = arena(&[(1, rock(100, 5))]);
+        // Three ticks at 30 Hz: 480 * 8 * 3 / 30 = 384 steps right, and
+        // 40 * 8 * 3 / 30 = 32 steps up, across the top edge.
+        let new = arena(&[(1, rock(484, 38_373))]);
         let delta = new.snapshot(Tick(13), Some((Tick(10), &old)), 0);
         assert!(delta.changed.is_empty());
-        assert_eq!(
-            delta.moved,
-            [(
-                1,
-                Moved {
-                    dvx: 0,
-                    dvy: 0,
-                    dx: 0,
-                    dy: 0,
-                    dangle: 0
-                }
-            )]
-        );
+        assert_eq!(delta.corrected_ids(&old), Vec::<NetId>::new());
+        assert_eq!(delta.motion, [0b1000_0000], "one bit: nothing corrected");
         assert_eq!(ArenaState::apply(Some(&old), &delta), new);
-        let full = codec::encode(&new.snapshot(Tick(13), None, 0), Format::Postcard).len();
-        let small = codec::encode(&delta, Format::Postcard).len();
-        assert!(small < full, "delta {small} bytes, full {full}");
     }
 
     #[test]
-    fn corrections_reproduce_any_motion_exactly() {
-        let ship = |x: u16, y: u16, vx: i16, vy: i16, angle: u16| {
+    fn a_ship_under_steady_controls_costs_nothing() {
+        let flying = |x: u16, vx: i16, angle: u16| {
             EntityState::Ship(ShipState {
                 owner: SessionId(1),
-                body: Body { x, y, vx, vy },
+                body: Body {
+                    x,
+                    y: 1_000,
+                    vx,
+                    vy: 0,
+                },
                 angle,
-                flags: 0,
+                flags: ShipState::THRUSTING,
                 lives: 3,
                 score: 0,
+                ax: 10,
+                ay: 0,
+                spin: 400,
             })
         };
-        let cases = [
-            (
-                ship(0, 0, -5_000, 5_000, 65_535),
-                ship(51_199, 38_399, 4_000, -4_000, 1),
-            ),
-            (
-                ship(25_000, 100, i16::MAX, i16::MIN, 0),
-                ship(26_000, 38_000, i16::MIN, i16::MAX, 40_000),
-            ),
-            (ship(7, 7, 0, 0, 9), ship(7, 7, 0, 0, 9)),
-        ];
-        for (ticks, (a, b)) in [1u32, 3, 64].into_iter().zip(cases) {
+        let old = arena(&[(7, flying(1_000, 300, 65_400))]);
+        // One tick: 310 after accelerating by 10, then 310 * 8 / 30 = 82.7
+        // position steps, rounded to 83; the heading turns 400 steps,
+        // through zero.
+        let new = arena(&[(7, flying(1_083, 310, 264))]);
+        let delta = new.snapshot(Tick(2), Some((Tick(1), &old)), 0);
+        assert!(delta.changed.is_empty());
+        assert_eq!(delta.corrected_ids(&old), Vec::<NetId>::new());
+        assert_eq!(ArenaState::apply(Some(&old), &delta), new);
+        // One step off in x costs its id and eight small corrections.
+        let nudged = arena(&[(7, flying(1_084, 310, 264))]);
+        let delta = nudged.snapshot(Tick(2), Some((Tick(1), &old)), 0);
+        assert_eq!(delta.corrected_ids(&old), [7]);
+        assert!(delta.motion.len() <= 3, "{:?}", delta.motion);
+        assert_eq!(ArenaState::apply(Some(&old), &delta), nudged);
+    }
+
+    /// A small deterministic generator, so that the property below covers
+    /// many cases the same way on every run.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            self.0 >> 16
+        }
+        fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+            from[self.next() as usize % from.len()]
+        }
+        fn i16(&mut self) -> i16 {
+            // Mostly small, sometimes any value.
+            match self.next() % 4 {
+                0 => self.next() as i16,
+                _ => (self.next() % 41) as i16 - 20,
+            }
+        }
+    }
+
+    fn random_entity(rng: &mut Lcg) -> EntityState {
+        let body = Body {
+            x: (rng.next() % 51_200) as u16,
+            y: (rng.next() % 38_400) as u16,
+            vx: rng.i16(),
+            vy: rng.i16(),
+        };
+        match rng.next() % 3 {
+            0 => EntityState::Ship(ShipState {
+                owner: SessionId(rng.next() % 3),
+                body,
+                angle: rng.next() as u16,
+                flags: (rng.next() % 8) as u8,
+                lives: (rng.next() % 4) as u8,
+                score: (rng.next() % 3) as u32,
+                ax: rng.i16(),
+                ay: rng.i16(),
+                spin: rng.i16(),
+            }),
+            1 => EntityState::Rock(RockState {
+                body,
+                size: rng.pick(&[RockSize::Large, RockSize::Medium, RockSize::Small]),
+            }),
+            _ => EntityState::Bullet(BulletState {
+                body,
+                owner: SessionId(rng.next() % 3),
+            }),
+        }
+    }
+
+    /// The same entity moved anywhere, at any rates.
+    fn random_motion(rng: &mut Lcg, entity: EntityState) -> EntityState {
+        let old = entity.kin();
+        let kin = Kin {
+            x: old.x + i64::from(rng.i16()),
+            y: old.y + i64::from(rng.i16()),
+            vx: old.vx + i64::from(rng.i16()),
+            vy: old.vy + i64::from(rng.i16()),
+            ax: rng.i16().into(),
+            ay: rng.i16().into(),
+            angle: old.angle + i64::from(rng.i16()),
+            spin: rng.i16().into(),
+            flags: match rng.next() % 4 {
+                0 => (rng.next() % 8) as i64,
+                _ => old.flags,
+            },
+        };
+        // Rocks and bullets keep only the body.
+        entity.with_kin(kin)
+    }
+
+    #[test]
+    fn deltas_applied_to_their_baselines_reproduce_any_change_exactly() {
+        let mut rng = Lcg(5);
+        for case in 0..2_000 {
+            let tick_hz = rng.pick(&[10, 30, 60]);
             let mut old = ArenaState {
-                tick_hz: 30,
-                ..ArenaState::default()
+                tick_hz,
+                entities: BTreeMap::new(),
             };
-            old.entities.insert(5, a);
+            for _ in 0..rng.next() % 12 {
+                old.entities
+                    .insert((rng.next() % 40) as NetId, random_entity(&mut rng));
+            }
             let mut new = ArenaState {
-                tick_hz: 30,
-                ..ArenaState::default()
+                tick_hz,
+                entities: BTreeMap::new(),
             };
-            new.entities.insert(5, b);
-            let delta = new.snapshot(Tick(ticks), Some((Tick(0), &old)), 0);
-            assert_eq!(ArenaState::apply(Some(&old), &delta), new, "{delta:?}");
+            for (&id, &entity) in &old.entities {
+                match rng.next() % 6 {
+                    0 => {}
+                    1 => {
+                        new.entities.insert(id, entity);
+                    }
+                    2 => {
+                        new.entities.insert(id, random_entity(&mut rng));
+                    }
+                    _ => {
+                        new.entities.insert(id, random_motion(&mut rng, entity));
+                    }
+                }
+            }
+            for _ in 0..rng.next() % 3 {
+                new.entities
+                    .insert((rng.next() % 60) as NetId, random_entity(&mut rng));
+            }
+            let base_tick = Tick(rng.next() as u32);
+            let ticks = rng.pick(&[1, 1, 2, 3, 7, 64, 1_000_000]);
+            let tick = Tick(base_tick.0.wrapping_add(ticks));
+            let delta = new.snapshot(tick, Some((base_tick, &old)), 9);
+            // Through the wire in both formats.
+            for format in [Format::Postcard, Format::Json] {
+                let msg = crate::ServerMsg::Snapshot(delta.clone());
+                let bytes = codec::encode(&msg, format);
+                let crate::ServerMsg::Snapshot(received) =
+                    codec::decode_server(&bytes, format).expect("decodes")
+                else {
+                    panic!("a snapshot")
+                };
+                assert_eq!(
+                    ArenaState::apply(Some(&old), &received),
+                    new,
+                    "case {case}: {old:?} -> {new:?} over {ticks} ticks: {delta:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn broken_motion_bits_are_ignored_without_panicking() {
+        let old = arena(&[(1, ship(1, 100)), (2, ship(2, 200))]);
+        let mut new = old.clone();
+        new.entities.insert(2, ship(2, 205));
+        let mut delta = new.snapshot(Tick(2), Some((Tick(1), &old)), 0);
+        for motion in [
+            vec![],
+            vec![0xff; 40],
+            vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            vec![0x01],
+        ] {
+            delta.motion = motion;
+            let state = ArenaState::apply(Some(&old), &delta);
+            assert_eq!(state.entities.len(), 2);
         }
     }
 

@@ -351,6 +351,9 @@ mod tests {
             flags: 0,
             lives: 3,
             score: 0,
+            ax: 0,
+            ay: 0,
+            spin: 0,
         }
     }
 

@@ -347,7 +347,7 @@ mod tests {
             last_input: 0,
             tick_hz: 30,
             changed: Vec::new(),
-            moved: Vec::new(),
+            motion: Vec::new(),
             removed: Vec::new(),
         })
     }

@@ -20,6 +20,13 @@ use crate::metrics::{self, Transport};
 use crate::session::ServerState;
 use crate::session::outbound::{Outbound, OutboundRx, Outgoing};
 
+/// Bytes read from the socket at a time. Clients send small messages
+/// (inputs, acks); a larger frame still arrives whole, as the buffer grows
+/// to the frame's announced length. tungstenite's default, 128 KiB, is
+/// allocated for every connection and zeroed before every read, which
+/// costs more than the rest of reading.
+const READ_BUFFER: usize = 1024;
+
 /// `GET /ws`: upgrades to a WebSocket session.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -40,6 +47,7 @@ pub async fn upgrade(
 fn limited(ws: WebSocketUpgrade, limits: WsLimits) -> WebSocketUpgrade {
     ws.max_message_size(limits.max_message)
         .max_frame_size(limits.max_frame)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(limits.max_write_buffer)
 }
@@ -50,6 +58,7 @@ pub fn tungstenite_config(limits: WsLimits) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(limits.max_message))
         .max_frame_size(Some(limits.max_frame))
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(limits.max_write_buffer)
 }

@@ -701,6 +701,8 @@ fn capture(
     rocks: Query<(&Net, &Rock, &Kinematics)>,
     bullets: Query<(&Net, &Bullet, &Kinematics)>,
 ) {
+    // The previous tick's state, for the ships' rates.
+    let previous = std::mem::take(&mut captured.0.entities);
     let mut entities = BTreeMap::new();
     for (net, ship, body) in &ships {
         let mut flags = 0;
@@ -720,8 +722,15 @@ fn capture(
             flags,
             lives: ship.lives,
             score: ship.score,
+            ax: 0,
+            ay: 0,
+            spin: 0,
         };
-        entities.insert(net.0, EntityState::Ship(state));
+        let was = match previous.get(&net.0) {
+            Some(EntityState::Ship(was)) => Some(was),
+            _ => None,
+        };
+        entities.insert(net.0, EntityState::Ship(state.with_rates_since(was)));
     }
     for (net, rock, body) in &rocks {
         let state = RockState {
