@@ -761,8 +761,27 @@ mod tests {
         let nudged = arena(&[(7, flying(1_084, 310, 264))]);
         let delta = nudged.snapshot(Tick(2), Some((Tick(1), &old)), 0);
         assert_eq!(delta.corrected_ids(&old), [7]);
-        assert!(delta.motion.len() <= 3, "{:?}", delta.motion);
+        // One corrected (010), id 7 (0001000), dx = 1 (011), the other
+        // eight 0 (1 each): 21 bits. The browser's tests decode these bytes.
+        assert_eq!(delta.motion, [0x42, 0x3d, 0xf8]);
         assert_eq!(ArenaState::apply(Some(&old), &delta), nudged);
+    }
+
+    #[test]
+    fn ship_headings_wrap_the_short_way() {
+        let at = |angle: u16| {
+            let EntityState::Ship(mut ship) = ship(1, 7) else {
+                unreachable!("a ship")
+            };
+            ship.angle = angle;
+            arena(&[(2, EntityState::Ship(ship))])
+        };
+        let (old, new) = (at(65_535), at(1));
+        let delta = new.snapshot(Tick(1), Some((Tick(0), &old)), 0);
+        // One corrected (010), id 2 (011), dangle = 2 (00101), the other
+        // eight 0: 19 bits. The browser's tests decode these bytes.
+        assert_eq!(delta.motion, [0x4f, 0xf9, 0x60]);
+        assert_eq!(ArenaState::apply(Some(&old), &delta), new);
     }
 
     /// A small deterministic generator, so that the property below covers

@@ -13,34 +13,49 @@ import {
 
 const rock = (x, y, vx, vy = -40) => ({ rock: { body: { x, y, vx, vy }, size: 'large' } });
 const snapshot = (tick, baseline, fields) => ({
-  tick, baseline, last_input: 0, tick_hz: 30, changed: [], moved: [], removed: [], ...fields,
+  tick, baseline, last_input: 0, tick_hz: 30, changed: [], motion: [0x80], removed: [], ...fields,
 });
-const noMotion = { dvx: 0, dvy: 0, dx: 0, dy: 0, dangle: 0 };
+const ship = (fields, body) => ({
+  ship: {
+    owner: 1, body: { x: 7, y: 10, vx: 0, vy: 0, ...body }, angle: 0, flags: 0, lives: 3, score: 0,
+    ax: 0, ay: 0, spin: 0, ...fields,
+  },
+});
 
-test('a zero correction moves a body along its predicted path, across the edge', () => {
-  // As motion_is_sent_as_a_small_correction_to_the_prediction: three ticks
-  // at 30 Hz, 480 * 2 * 3 / 30 steps right, and across the top edge upwards.
+test('a body moving as predicted needs no correction, across the edge', () => {
+  // As a_rock_drifting_as_predicted_costs_nothing: three ticks at 30 Hz,
+  // 480 * 8 * 3 / 30 = 384 steps right and 32 up, across the top edge.
   const base = applySnapshot(null, snapshot(10, null, { changed: [[1, rock(100, 5, 480)]] }));
-  const state = applySnapshot(base, snapshot(13, 10, { moved: [[1, noMotion]] }));
-  assert.deepEqual(state.entities.get(1), rock(196, 38397, 480));
+  const state = applySnapshot(base, snapshot(13, 10, {}));
+  assert.deepEqual(state.entities.get(1), rock(484, 38373, 480));
 });
 
-test('corrections change velocity first, then the position against the average', () => {
-  const base = applySnapshot(null, snapshot(0, null, { changed: [[5, rock(25000, 100, 100, 0)]] }));
-  // Velocity 100 -> 160: the prediction travels (100 + 160) * 1 / 30 = 8 steps.
-  const moved = { ...noMotion, dvx: 60, dx: -3, dy: 2 };
-  const state = applySnapshot(base, snapshot(1, 0, { moved: [[5, moved]] }));
-  assert.deepEqual(state.entities.get(5), rock(25005, 102, 160, 0));
-  // A velocity beyond i16 saturates, as on the server.
-  const wild = applySnapshot(base, snapshot(1, 0, { moved: [[5, { ...noMotion, dvx: 1e6 }]] }));
-  assert.equal(wild.entities.get(5).rock.body.vx, 32767);
+test('a ship under steady controls follows its rates; bit-packed corrections apply', () => {
+  // As a_ship_under_steady_controls_costs_nothing: one tick from x 1000,
+  // vx 300, ax 10, heading 65400, spin 400.
+  const flying = (x, vx, angle) => ship(
+    { angle, flags: 1, ax: 10, spin: 400 }, { x, y: 1000, vx },
+  );
+  const base = applySnapshot(null, snapshot(1, null, { changed: [[7, flying(1000, 300, 65400)]] }));
+  assert.deepEqual(applySnapshot(base, snapshot(2, 1, {})).entities.get(7), flying(1083, 310, 264));
+  // The server's bytes for one step further in x.
+  const nudged = applySnapshot(base, snapshot(2, 1, { motion: [0x42, 0x3d, 0xf8] }));
+  assert.deepEqual(nudged.entities.get(7), flying(1084, 310, 264));
 });
 
-test('ship angles wrap the short way around', () => {
-  const ship = { ship: { owner: 1, body: { x: 7, y: 7, vx: 0, vy: 0 }, angle: 65535, flags: 0, lives: 3, score: 0 } };
-  const base = applySnapshot(null, snapshot(0, null, { changed: [[2, ship]] }));
-  const state = applySnapshot(base, snapshot(1, 0, { moved: [[2, { ...noMotion, dangle: 2 }]] }));
-  assert.equal(state.entities.get(2).ship.angle, 1);
+test('ship headings wrap the short way around', () => {
+  // As ship_headings_wrap_the_short_way: dangle 2 from 65535.
+  const base = applySnapshot(null, snapshot(0, null, { changed: [[2, ship({ angle: 65535 })]] }));
+  const state = applySnapshot(base, snapshot(1, 0, { motion: [0x4f, 0xf9, 0x60] }));
+  assert.deepEqual(state.entities.get(2), ship({ angle: 1 }));
+});
+
+test('broken motion bits are ignored without throwing', () => {
+  const base = applySnapshot(null, snapshot(1, null, { changed: [[1, ship({})], [2, ship({})]] }));
+  for (const motion of [[], new Array(40).fill(0xff), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0x01]]) {
+    const state = applySnapshot(base, snapshot(2, 1, { motion }));
+    assert.equal(state.entities.size, 2);
+  }
 });
 
 test('deltas remove, replace and keep ids in order; a full snapshot starts over', () => {

@@ -79,6 +79,9 @@ mod tests {
             flags: 0,
             lives: 3,
             score: 250,
+            ax: 0,
+            ay: 0,
+            spin: 0,
         };
         arena.entities.insert(3, EntityState::Ship(ship));
         arena
