@@ -53,6 +53,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/lobby.js", JS),
     asset!("js/predict.js", JS),
     asset!("js/protocol.js", JS),
+    asset!("js/render.js", JS),
     asset!("js/side.js", JS),
     asset!("js/snapshot.js", JS),
     asset!("js/trivia.js", JS),

@@ -6,13 +6,14 @@
 import * as proto from './protocol.js';
 import { $, byTestId, h, clock } from './dom.js';
 import { colorOf } from './side.js';
+import { ARENA_WIDTH as W, LIVES, Predictor, offset, wrap } from './predict.js';
 import {
-  ARENA_WIDTH as W, ARENA_HEIGHT as H, SHIP_RADIUS, ROCK_RADIUS, LIVES, Predictor, offset, wrap,
-} from './predict.js';
-import {
-  SnapshotBuffer, MissingBaseline, DESTROYED, INVULNERABLE, THRUSTING,
+  SnapshotBuffer, MissingBaseline, DESTROYED, THRUSTING,
   bodyPos, bodyVel, angleOf, entityKind, tickSince,
 } from './snapshot.js';
+import {
+  background, drawBanner, drawBullet, drawEffects, drawRock, drawShip, lerpAngle,
+} from './render.js';
 
 /** States kept for deltas: as many as the server's history (64 ticks). */
 const BUFFER = 64;
@@ -37,12 +38,10 @@ export class ArenaView {
     this.buffer = new SnapshotBuffer(BUFFER);
     this.predictor = new Predictor();
     this.timeline = [];
-    this.particles = [];
-    this.floaters = [];
+    this.fx = { particles: [], floaters: [] };
     this.banner = null;
     this.running = false;
     this.stats = { snapshots: 0, deltas: 0, unusable: 0, inputs: 0, acks: 0 };
-    this.stars = makeStars();
     window.addEventListener('keydown', (e) => this.key(e, true));
     window.addEventListener('keyup', (e) => this.key(e, false));
     window.addEventListener('blur', () => this.held.clear());
@@ -54,8 +53,7 @@ export class ArenaView {
     this.buffer.clear();
     this.predictor.reset();
     this.timeline = [];
-    this.particles = [];
-    this.floaters = [];
+    this.fx = { particles: [], floaters: [] };
     this.banner = null;
     this.seq = 0;
     this.tickHz = 30;
@@ -221,7 +219,7 @@ export class ArenaView {
         const ship = latest && [...latest.entities.values()].find((e) => e.ship?.owner === body.session);
         if (ship) {
           const p = bodyPos(ship.ship.body);
-          this.floaters.push({ x: p.x, y: p.y - 30, text: `+${body.points}`, color: colorOf(body.session), born: performance.now() });
+          this.fx.floaters.push({ x: p.x, y: p.y - 30, text: `+${body.points}`, color: colorOf(body.session), born: performance.now() });
         }
         break;
       }
@@ -239,7 +237,7 @@ export class ArenaView {
     for (let i = 0; i < n; i += 1) {
       const a = Math.random() * Math.PI * 2;
       const s = 40 + Math.random() * 220;
-      this.particles.push({ x: p.x, y: p.y, vx: Math.cos(a) * s, vy: Math.sin(a) * s, life: 0.5 + Math.random() * 0.6, age: 0, color });
+      this.fx.particles.push({ x: p.x, y: p.y, vx: Math.cos(a) * s, vy: Math.sin(a) * s, life: 0.5 + Math.random() * 0.6, age: 0, color });
     }
   }
 
@@ -329,41 +327,15 @@ export class ArenaView {
     const g = this.g;
     const scale = this.canvas.width / W;
     g.setTransform(1, 0, 0, 1, 0, 0);
-    this.drawBackground(g);
+    if (!this.background) this.background = background(this.canvas.width, this.canvas.height);
+    g.drawImage(this.background, 0, 0);
     g.setTransform(scale, 0, 0, scale, 0, 0);
     const view = this.interpolated(now);
     if (view) this.drawWorld(g, view, now, dt);
-    this.drawParticles(g, dt, now);
-    this.drawBanner(g, now);
+    drawEffects(g, this.fx, dt, now);
+    if (this.banner) drawBanner(g, this.banner, now);
     const clockEl = $('#arena-clock');
     clockEl.textContent = this.matchEndsAt ? clock((this.matchEndsAt - now) / 1000) : '';
-  }
-
-  drawBackground(g) {
-    if (!this.background) {
-      const c = document.createElement('canvas');
-      c.width = this.canvas.width;
-      c.height = this.canvas.height;
-      const b = c.getContext('2d');
-      const s = c.width / W;
-      const grad = b.createRadialGradient(c.width * 0.5, c.height * 0.45, 0, c.width * 0.5, c.height * 0.5, c.width * 0.7);
-      grad.addColorStop(0, '#0d1230');
-      grad.addColorStop(1, '#04050c');
-      b.fillStyle = grad;
-      b.fillRect(0, 0, c.width, c.height);
-      b.strokeStyle = '#ffffff08';
-      b.lineWidth = 1;
-      for (let x = 0; x <= W; x += 100) { b.beginPath(); b.moveTo(x * s, 0); b.lineTo(x * s, c.height); b.stroke(); }
-      for (let y = 0; y <= H; y += 100) { b.beginPath(); b.moveTo(0, y * s); b.lineTo(c.width, y * s); b.stroke(); }
-      for (const st of this.stars) {
-        b.fillStyle = `rgba(220,225,255,${st.a})`;
-        b.beginPath();
-        b.arc(st.x * s, st.y * s, st.r * s, 0, Math.PI * 2);
-        b.fill();
-      }
-      this.background = c;
-    }
-    g.drawImage(this.background, 0, 0);
   }
 
   drawWorld(g, { a, b, t }, now, dt) {
@@ -382,9 +354,9 @@ export class ArenaView {
       } else if (t < 0.5 && a !== b) {
         continue;
       }
-      if (kind === 'rock') this.drawRock(g, id, p, s.size);
-      else if (kind === 'bullet') this.drawBullet(g, p, s.owner);
-      else if (kind === 'ship' && s.owner !== me) this.drawShip(g, p, angle, s, now);
+      if (kind === 'rock') drawRock(g, id, p, s.size);
+      else if (kind === 'bullet') drawBullet(g, p, s.owner);
+      else if (kind === 'ship' && s.owner !== me) drawShip(g, p, angle, s, this.ctx.nickname(s.owner), now);
     }
     // The own ship comes from the prediction, drawn on top.
     const latest = this.timeline[this.timeline.length - 1]?.state;
@@ -405,155 +377,8 @@ export class ArenaView {
         angle = angleOf(own.ship.angle);
       }
       const flags = (own.ship.flags & ~THRUSTING) | (this.predictor.active && this.held.has('thrust') ? THRUSTING : 0);
-      this.drawShip(g, p, angle, { ...own.ship, flags }, now, true);
-    } else if (own) {
-      // A spectator has no ship of its own; nothing more to draw.
+      drawShip(g, p, angle, { ...own.ship, flags }, 'you', now, true);
     }
-  }
-
-  drawWrapped(p, r, draw) {
-    const xs = [p.x];
-    const ys = [p.y];
-    if (p.x < r) xs.push(p.x + W);
-    if (p.x > W - r) xs.push(p.x - W);
-    if (p.y < r) ys.push(p.y + H);
-    if (p.y > H - r) ys.push(p.y - H);
-    for (const x of xs) for (const y of ys) draw(x, y);
-  }
-
-  drawShip(g, p, angle, ship, now, mine = false) {
-    if (ship.flags & DESTROYED) return;
-    const color = colorOf(ship.owner);
-    const r = SHIP_RADIUS;
-    const blink = ship.flags & INVULNERABLE ? 0.55 + 0.45 * Math.sin(now / 70) : 1;
-    this.drawWrapped(p, r * 2, (x, y) => {
-      g.save();
-      g.translate(x, y);
-      g.globalAlpha = blink;
-      if (ship.flags & INVULNERABLE) {
-        g.strokeStyle = `${color}`;
-        g.globalAlpha = 0.35 * blink;
-        g.lineWidth = 2;
-        g.beginPath();
-        g.arc(0, 0, r * 1.7, 0, Math.PI * 2);
-        g.stroke();
-        g.globalAlpha = blink;
-      }
-      g.rotate(angle);
-      if (ship.flags & THRUSTING) {
-        const len = r * (1.1 + Math.random() * 0.6);
-        g.fillStyle = '#ffb347';
-        g.shadowColor = '#ff7a18';
-        g.shadowBlur = 18;
-        g.beginPath();
-        g.moveTo(-r * 0.55, -r * 0.38);
-        g.lineTo(-r * 0.55 - len, 0);
-        g.lineTo(-r * 0.55, r * 0.38);
-        g.closePath();
-        g.fill();
-      }
-      g.shadowColor = color;
-      g.shadowBlur = mine ? 22 : 14;
-      g.lineWidth = 2.5;
-      g.strokeStyle = color;
-      g.fillStyle = '#0b0e1a';
-      g.beginPath();
-      g.moveTo(r * 1.3, 0);
-      g.lineTo(-r * 0.9, -r * 0.8);
-      g.lineTo(-r * 0.5, 0);
-      g.lineTo(-r * 0.9, r * 0.8);
-      g.closePath();
-      g.fill();
-      g.stroke();
-      g.restore();
-      g.save();
-      g.font = '600 15px system-ui, sans-serif';
-      g.textAlign = 'center';
-      g.fillStyle = mine ? '#ffffff' : '#ffffffaa';
-      g.fillText(mine ? 'you' : this.ctx.nickname(ship.owner), x, y + r * 2.6);
-      g.restore();
-    });
-  }
-
-  drawRock(g, id, p, size) {
-    const r = ROCK_RADIUS[size] ?? 30;
-    const shape = rockShape(id);
-    this.drawWrapped(p, r * 1.2, (x, y) => {
-      g.save();
-      g.translate(x, y);
-      g.rotate((id % 7) * 0.9);
-      g.beginPath();
-      shape.forEach(([a, k], i) => {
-        const px = Math.cos(a) * r * k;
-        const py = Math.sin(a) * r * k;
-        if (i === 0) g.moveTo(px, py);
-        else g.lineTo(px, py);
-      });
-      g.closePath();
-      const grad = g.createRadialGradient(-r * 0.3, -r * 0.3, r * 0.1, 0, 0, r * 1.1);
-      grad.addColorStop(0, '#4b4f72');
-      grad.addColorStop(1, '#23263f');
-      g.fillStyle = grad;
-      g.fill();
-      g.lineWidth = 2;
-      g.strokeStyle = '#a9a4d8';
-      g.stroke();
-      g.restore();
-    });
-  }
-
-  drawBullet(g, p, owner) {
-    const color = colorOf(owner);
-    g.save();
-    g.shadowColor = color;
-    g.shadowBlur = 12;
-    g.fillStyle = '#ffffff';
-    g.beginPath();
-    g.arc(p.x, p.y, 3.5, 0, Math.PI * 2);
-    g.fill();
-    g.restore();
-  }
-
-  drawParticles(g, dt, now) {
-    this.particles = this.particles.filter((q) => (q.age += dt) < q.life);
-    for (const q of this.particles) {
-      q.x += q.vx * dt;
-      q.y += q.vy * dt;
-      g.globalAlpha = 1 - q.age / q.life;
-      g.fillStyle = q.color;
-      g.fillRect(q.x - 2, q.y - 2, 4, 4);
-    }
-    g.globalAlpha = 1;
-    this.floaters = this.floaters.filter((f) => now - f.born < 1000);
-    g.save();
-    g.font = '800 22px system-ui, sans-serif';
-    g.textAlign = 'center';
-    for (const f of this.floaters) {
-      const k = (now - f.born) / 1000;
-      g.globalAlpha = 1 - k;
-      g.fillStyle = f.color;
-      g.fillText(f.text, f.x, f.y - k * 40);
-    }
-    g.restore();
-  }
-
-  drawBanner(g, now) {
-    const b = this.banner;
-    if (!b || now > b.until) return;
-    const left = (b.until - now) / 1000;
-    g.save();
-    g.globalAlpha = Math.min(1, left * 2);
-    g.textAlign = 'center';
-    g.fillStyle = '#ffffff';
-    g.shadowColor = '#7c5cff';
-    g.shadowBlur = 30;
-    g.font = '800 84px system-ui, sans-serif';
-    g.fillText(b.text, W / 2, H / 2 - 20);
-    g.shadowBlur = 0;
-    g.fillStyle = '#b9c0ee';
-    g.font = '500 30px system-ui, sans-serif';
-    g.fillText(b.sub, W / 2, H / 2 + 30);
-    g.restore();
   }
 
   /** The ticks whose rebuilt states are held. */
@@ -581,32 +406,4 @@ export class ArenaView {
       pendingInputs: this.predictor.pending.length,
     };
   }
-}
-
-function lerpAngle(a, b, t) {
-  let d = b - a;
-  if (d > Math.PI) d -= Math.PI * 2;
-  if (d < -Math.PI) d += Math.PI * 2;
-  return a + d * t;
-}
-
-const shapes = new Map();
-/** A lumpy outline per rock id, the same every frame. */
-function rockShape(id) {
-  let shape = shapes.get(id);
-  if (!shape) {
-    let seed = (id * 2654435761) >>> 0;
-    const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 4294967296);
-    const n = 9 + Math.floor(rand() * 4);
-    shape = Array.from({ length: n }, (_, i) => [(i / n) * Math.PI * 2, 0.78 + rand() * 0.3]);
-    shapes.set(id, shape);
-    if (shapes.size > 2000) shapes.clear();
-  }
-  return shape;
-}
-
-function makeStars() {
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) / 4294967296);
-  return Array.from({ length: 220 }, () => ({ x: rand() * W, y: rand() * H, r: 0.6 + rand() * 1.6, a: 0.15 + rand() * 0.6 }));
 }
