@@ -13,6 +13,7 @@ use stadium_shared::{Channel, ClientMsg, Event, Input, RoomCode, ServerMsg, Triv
 fn question() -> ServerMsg {
     ServerMsg::Event {
         channel: Channel::Room(RoomCode::parse("K7QX").expect("valid code")),
+        seq: Some(41),
         event: Event::Trivia(TriviaEvent::Question {
             index: 3,
             total: 10,

@@ -19,7 +19,7 @@ pub mod run;
 
 pub use client::{
     ByteCounters, Client, ClientError, ClientReceiver, ClientSender, ConnectError, ConnectOptions,
-    QuicEndpoints, Received, SnapshotHeader, Transport,
+    QuicEndpoints, Received, SnapshotHeader, Transport, Welcome,
 };
 pub use report::{Bucket, DurationSummary, Report, TimelinePoint};
 pub use run::{Progress, RunConfig, RunError, run, run_with_progress};

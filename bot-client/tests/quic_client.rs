@@ -89,6 +89,7 @@ fn welcome() -> ServerMsg {
         session: SessionId(7),
         version: 1,
         server: "peer".into(),
+        resume_token: "0".repeat(32),
     }
 }
 

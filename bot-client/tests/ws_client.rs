@@ -54,6 +54,7 @@ fn welcome() -> ServerMsg {
         session: SessionId(3),
         version: 1,
         server: "peer".into(),
+        resume_token: "0".repeat(32),
     }
 }
 

@@ -67,6 +67,11 @@ pub struct Config {
     #[arg(long, env = "STADIUM_EMPTY_ROOM_SECS", default_value_t = 30.0)]
     pub empty_room_secs: f64,
 
+    /// Seconds a player whose connection dropped keeps the seat, waiting
+    /// to resume (0: no resume).
+    #[arg(long, env = "STADIUM_RESUME_GRACE_SECS", default_value_t = 30.0)]
+    pub resume_grace_secs: f64,
+
     /// Seconds a connection has to say hello.
     #[arg(long, env = "STADIUM_HELLO_SECS", default_value_t = 10.0)]
     pub hello_secs: f64,
@@ -198,6 +203,11 @@ impl Config {
             max_frame: self.ws_max_frame_bytes.clamp(1, message),
             max_write_buffer: self.ws_write_buffer_bytes.max(MAX_FRAME_LEN + 1),
         }
+    }
+
+    /// How long a dropped player's seat waits for a resume.
+    pub fn resume_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.resume_grace_secs.max(0.0))
     }
 
     /// How long a connection may take to say hello.

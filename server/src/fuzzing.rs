@@ -28,7 +28,7 @@ use crate::config::WsLimits;
 use crate::games::asteroids::AsteroidsGame;
 use crate::lobby::{Lobby, RoomLimits};
 use crate::room::runner::RoomRunner;
-use crate::room::{GameCommand, Room, RoomCommand, RoomHandle};
+use crate::room::{GameCommand, Room, RoomCommand, RoomHandle, RoomPolicy};
 use crate::session::outbound::{Outbound, OutboundRx};
 use crate::transport::quic::{FrameError, read_frame};
 use crate::transport::{Incoming, ws};
@@ -141,7 +141,7 @@ fn lobby() -> Arc<Lobby> {
                 RoomRunner::start(1),
                 Arc::new(Pack::default()),
                 limits,
-                Duration::ZERO,
+                RoomPolicy::new(Duration::ZERO, Duration::ZERO, 1 << 20),
             )
         })
         .clone()
@@ -169,7 +169,7 @@ pub fn arena_room(data: &[u8]) {
         Box::new(game),
         SessionId(1),
         lobby(),
-        Duration::from_secs(1),
+        RoomPolicy::new(Duration::from_secs(1), Duration::ZERO, 1 << 20),
         now,
     );
     let mut next_session = 1;

@@ -94,7 +94,12 @@ impl Server {
             per_address: config.max_rooms_per_address,
             players_per_room: config.max_players_per_room,
         };
-        let lobby = Lobby::new(runner, pack, limits, config.empty_room_grace());
+        let policy = room::RoomPolicy::new(
+            config.empty_room_grace(),
+            config.resume_grace(),
+            config.outbound_queue_bytes,
+        );
+        let lobby = Lobby::new(runner, pack, limits, policy);
         let state = ServerState::new(config, lobby, identity.sha256.clone(), datagrams_dropped);
 
         tokio::spawn(transport::quic::listen(state.clone(), endpoint.clone()));

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::RngExt;
 use stadium_shared::trivia::pack::Pack;
@@ -16,7 +16,7 @@ use stadium_shared::{
 use crate::games::asteroids::AsteroidsGame;
 use crate::games::trivia::TriviaGame;
 use crate::room::runner::RoomRunner;
-use crate::room::{Game, Room, RoomHandle};
+use crate::room::{Game, Room, RoomHandle, RoomPolicy};
 use crate::session::outbound::{Outbound, Outgoing};
 
 /// The room directory and the lobby channel's subscribers.
@@ -26,7 +26,7 @@ pub struct Lobby {
     runner: RoomRunner,
     trivia_pack: Arc<Pack>,
     limits: RoomLimits,
-    empty_grace: Duration,
+    policy: RoomPolicy,
     me: Weak<Lobby>,
 }
 
@@ -51,7 +51,7 @@ impl Lobby {
         runner: RoomRunner,
         trivia_pack: Arc<Pack>,
         limits: RoomLimits,
-        empty_grace: Duration,
+        policy: RoomPolicy,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Lobby {
             rooms: Mutex::new(HashMap::new()),
@@ -59,7 +59,7 @@ impl Lobby {
             runner,
             trivia_pack,
             limits,
-            empty_grace,
+            policy,
             me: me.clone(),
         })
     }
@@ -121,14 +121,8 @@ impl Lobby {
                 break code;
             }
         };
-        let (room, mut handle) = Room::new(
-            code.clone(),
-            game,
-            host,
-            lobby,
-            self.empty_grace,
-            Instant::now(),
-        );
+        let (room, mut handle) =
+            Room::new(code.clone(), game, host, lobby, self.policy, Instant::now());
         handle.creator_address = Some(address);
         let info = handle.info();
         rooms.insert(code, handle);
@@ -214,6 +208,7 @@ impl Lobby {
         let msg = Outgoing::new(ServerMsg::Event {
             channel: Channel::Lobby,
             event,
+            seq: None,
         });
         let subscribers = self
             .subscribers

@@ -166,6 +166,7 @@ mod tests {
         let code = RoomCode::parse("K7QX").unwrap();
         let msg = ServerMsg::Event {
             channel: Channel::Room(code),
+            seq: Some(41),
             event: Event::Trivia(TriviaEvent::Question {
                 index: 0,
                 total: 3,
@@ -185,6 +186,7 @@ mod tests {
             session: SessionId(7),
             version: 1,
             server: "s".into(),
+            resume_token: "00112233445566778899aabbccddeeff".into(),
         };
         for format in [Format::Postcard, Format::Json] {
             for msg in [

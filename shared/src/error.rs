@@ -67,6 +67,13 @@ error_codes! {
     SlowConsumer = 2002, "outbound queue full";
     /// The client kept sending what the server refuses (bad frames, limits).
     TooManyRefusals = 2003, "too many refused messages";
+    /// A resume named an unknown session, a wrong token, or a seat that is
+    /// gone.
+    ResumeRefused = 2004, "resume refused";
+    /// The session was resumed on a newer connection.
+    SessionReplaced = 2005, "session resumed on another connection";
+    /// A resume asked for events after the room's newest one.
+    ReplayRange = 2006, "no such events to replay";
     /// No open room has that code.
     RoomNotFound = 3000, "room not found";
     /// The room has no free seat.

@@ -76,6 +76,20 @@ pub enum ClientMsg {
         /// The snapshot's tick.
         tick: Tick,
     },
+    /// Sent after the hello of a new connection: take back the session
+    /// `session` (its seat, its room) with the token its welcome carried.
+    /// The server answers [`ServerMsg::Resumed`] and then replays the room
+    /// events numbered after `last_event_seq`; a connection still holding
+    /// the session is closed with [`ErrorCode::SessionReplaced`].
+    Resume {
+        /// The session to take back.
+        session: SessionId,
+        /// Its resume token, exactly as the welcome gave it.
+        token: String,
+        /// The `seq` of the newest room event the client received, 0 for
+        /// none.
+        last_event_seq: u64,
+    },
 }
 
 /// One sample of a player's controls in a real-time game.
@@ -209,6 +223,9 @@ pub enum ServerMsg {
         version: u16,
         /// Server software and version.
         server: String,
+        /// A secret for [`ClientMsg::Resume`]: 32 hex digits (128 random
+        /// bits). Sent only to this connection, never broadcast or logged.
+        resume_token: String,
     },
     /// Answer to [`ClientMsg::ListRooms`].
     RoomList {
@@ -244,6 +261,12 @@ pub enum ServerMsg {
         channel: Channel,
         /// What happened.
         event: Event,
+        /// For a room's channels (room, presence, chat): the event's number
+        /// in the room, one more than the previous event, the same for every
+        /// member. `None` on the lobby channel. A resuming client names the
+        /// newest it saw.
+        #[serde(default)]
+        seq: Option<u64>,
     },
     /// The session's answer was recorded.
     AnswerAccepted {
@@ -268,6 +291,27 @@ pub enum ServerMsg {
     /// The arena's state at one tick, for this session. Unreliable: over
     /// QUIC it travels as a datagram when it fits one.
     Snapshot(Snapshot),
+    /// Answer to [`ClientMsg::Resume`]: this connection now is `session`.
+    /// When it has a seat, the room's events numbered after the resume's
+    /// `last_event_seq` follow, in order, up to `event_seq`; an arena
+    /// player's next snapshot is a full one.
+    Resumed {
+        /// The session taken back.
+        session: SessionId,
+        /// The room it sits in, if any.
+        room: Option<RoomInfo>,
+        /// How it takes part in that room.
+        role: Role,
+        /// Everyone in the room, the session included.
+        members: Vec<Member>,
+        /// The room's host, if present.
+        host: Option<SessionId>,
+        /// The number of the room's newest event, the last one replayed.
+        event_seq: u64,
+        /// Events the client missed that the room no longer keeps, and so
+        /// are not replayed (0 when the replay is complete).
+        events_skipped: u64,
+    },
 }
 
 impl ServerMsg {

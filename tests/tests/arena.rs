@@ -305,3 +305,51 @@ async fn spectators_watch_full_snapshots_and_cannot_fly() {
     ));
     server.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_pilot_gets_a_full_snapshot_and_keeps_its_ship() {
+    let server = common::start().await;
+    let mut old = common::connect_raw(&server, Wire::WsPostcard).await;
+    let welcome = within("hello", old.greet("Pilot")).await.expect("welcome");
+    let room = create_arena(&mut old, AsteroidsSettings::default()).await;
+    join(&mut old, room.code.as_str()).await;
+
+    // Acknowledge a few snapshots so that deltas would follow.
+    let mut buffer = SnapshotBuffer::new(64);
+    let mut ship = None;
+    for _ in 0..5 {
+        let snapshot = first_snapshot(&mut old).await;
+        buffer.receive(&snapshot).expect("baseline held");
+        old.sender()
+            .send_unreliable(&ClientMsg::Ack {
+                tick: snapshot.tick,
+            })
+            .await
+            .expect("ack");
+    }
+    let (_, state) = buffer.latest().expect("held");
+    for (id, entity) in &state.entities {
+        if matches!(entity, stadium_shared::snapshot::EntityState::Ship(s) if s.owner == welcome.session)
+        {
+            ship = Some(*id);
+        }
+    }
+    let ship = ship.expect("own ship in the arena");
+    drop(old);
+
+    let mut new = common::connect_raw(&server, Wire::Quic).await;
+    let resumed = within("resume", new.resume("Pilot", &welcome, 0))
+        .await
+        .expect("resumed");
+    assert!(matches!(resumed, ServerMsg::Resumed { session, .. } if session == welcome.session));
+    let snapshot = first_snapshot(&mut new).await;
+    assert_eq!(
+        snapshot.baseline, None,
+        "the new connection holds no baseline"
+    );
+    let mut fresh = SnapshotBuffer::new(64);
+    fresh.receive(&snapshot).expect("a full snapshot");
+    let (_, state) = fresh.latest().expect("held");
+    assert!(state.entities.contains_key(&ship), "the same ship flies on");
+    server.shutdown(Duration::from_secs(2)).await;
+}

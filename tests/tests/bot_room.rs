@@ -41,6 +41,7 @@ async fn bots_given_a_room_code_join_that_room() {
         if let ServerMsg::Event {
             channel,
             event: Event::MemberJoined(member),
+            ..
         } = msg
         {
             assert_eq!(channel, Channel::Presence(room.code.clone()));

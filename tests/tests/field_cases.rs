@@ -194,7 +194,7 @@ async fn c07_joining_a_room_that_just_closed_says_room_not_found() {
     next(
         &mut client,
         "room closed on the lobby channel",
-        |m| matches!(m, ServerMsg::Event { channel: Channel::Lobby, event } if *event == closed),
+        |m| matches!(m, ServerMsg::Event { channel: Channel::Lobby, event, .. } if *event == closed),
     )
     .await;
     for code in [
@@ -289,7 +289,7 @@ async fn c09_a_room_nobody_joins_closes_after_the_grace_period() {
     next(
         &mut client,
         "room closed",
-        |m| matches!(m, ServerMsg::Event { channel: Channel::Lobby, event } if *event == closed),
+        |m| matches!(m, ServerMsg::Event { channel: Channel::Lobby, event, .. } if *event == closed),
     )
     .await;
     // Not before the grace period: an early close would strand a creator

@@ -208,6 +208,15 @@ pub enum ClientError {
     WebSocket(#[source] Box<tungstenite::Error>),
 }
 
+/// What a welcome gives a client: who it is and how to come back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Welcome {
+    /// The session's id.
+    pub session: SessionId,
+    /// The secret that resumes it (see [`Client::resume`]); never share it.
+    pub resume_token: String,
+}
+
 /// What a reader task hands the receiver: one message's bytes, decoded
 /// only when the receiver asks for it.
 type Incoming = Result<Bytes, ClientError>;
@@ -277,16 +286,73 @@ impl Client {
     /// Sends the hello and waits for the welcome, returning the session id.
     /// An error reply becomes [`ClientError::Refused`].
     pub async fn hello(&mut self, nickname: &str) -> Result<SessionId, ClientError> {
+        self.greet(nickname).await.map(|welcome| welcome.session)
+    }
+
+    /// Like [`hello`](Self::hello), also returning the resume token.
+    pub async fn greet(&mut self, nickname: &str) -> Result<Welcome, ClientError> {
         let hello = ClientMsg::Hello {
             version: PROTOCOL_VERSION,
             nickname: nickname.to_owned(),
         };
         self.sender.send(&hello).await?;
         match self.receiver.recv().await? {
-            ServerMsg::Welcome { session, .. } => Ok(session),
+            ServerMsg::Welcome {
+                session,
+                resume_token,
+                ..
+            } => Ok(Welcome {
+                session,
+                resume_token,
+            }),
             ServerMsg::Error { code, message } => Err(ClientError::Refused { code, message }),
             other => Err(ClientError::UnexpectedReply(Box::new(other))),
         }
+    }
+
+    /// On a new connection: greets the server, then takes back the session
+    /// `welcome` describes, naming the newest room event received. Returns
+    /// the [`ServerMsg::Resumed`] reply; the missed events follow it. A
+    /// refusal becomes [`ClientError::Refused`].
+    pub async fn resume(
+        &mut self,
+        nickname: &str,
+        welcome: &Welcome,
+        last_event_seq: u64,
+    ) -> Result<ServerMsg, ClientError> {
+        self.greet(nickname).await?;
+        let resume = ClientMsg::Resume {
+            session: welcome.session,
+            token: welcome.resume_token.clone(),
+            last_event_seq,
+        };
+        self.sender.send(&resume).await?;
+        loop {
+            match self.receiver.recv().await? {
+                msg @ ServerMsg::Resumed { .. } => return Ok(msg),
+                ServerMsg::Error { code, message } if code != ErrorCode::ReplayRange => {
+                    return Err(ClientError::Refused { code, message });
+                }
+                // Lobby news sent between the welcome and the resume.
+                _ => {}
+            }
+        }
+    }
+
+    /// Stops using the connection without closing it, as when a network
+    /// path dies: nothing more is sent, what arrives is discarded, and the
+    /// server learns of it only when a resume replaces the connection or
+    /// the server closes it. Dropped after `linger` at the latest.
+    pub fn abandon(self, linger: std::time::Duration) {
+        let Client {
+            sender,
+            mut receiver,
+        } = self;
+        tokio::spawn(async move {
+            let drain = async { while receiver.recv().await.is_ok() {} };
+            let _ = tokio::time::timeout(linger, drain).await;
+            drop(sender);
+        });
     }
 
     /// Sends a message reliably; see [`ClientSender::send`].

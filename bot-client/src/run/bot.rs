@@ -425,7 +425,7 @@ impl Player {
                 self.room = None;
                 self.pending = None;
             }
-            ServerMsg::Event { channel, event } => self.on_event(channel, event, outbox),
+            ServerMsg::Event { channel, event, .. } => self.on_event(channel, event, outbox),
             ServerMsg::AnswerAccepted { .. } => bump(&self.shared.counts.answers_accepted),
             ServerMsg::Snapshot(snapshot) => {
                 if let Some(pilot) = &mut self.pilot {
@@ -445,7 +445,8 @@ impl Player {
             }
             ServerMsg::Welcome { .. }
             | ServerMsg::RoomList { .. }
-            | ServerMsg::RoomCreated { .. } => {}
+            | ServerMsg::RoomCreated { .. }
+            | ServerMsg::Resumed { .. } => {}
         }
     }
 

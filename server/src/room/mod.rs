@@ -6,15 +6,23 @@
 //! to its members' outbound queues, which never block. Transports are
 //! invisible here: a member is a session id, a nickname and an
 //! [`Outbound`].
+//!
+//! Every event the room broadcasts carries the room's next sequence number
+//! and is kept in a bounded replay buffer. A player whose connection drops
+//! keeps the seat for the resume grace period, seen by the others as still
+//! present (as a reconnecting player is in Colyseus); resuming replays the
+//! events numbered after the newest one the client names, and only when
+//! the grace runs out does the room announce that the player left.
 
 pub mod runner;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use stadium_shared::codec::Format;
 use stadium_shared::{
     Channel, ErrorCode, Event, GameKind, Input, Member, Role, RoomCode, RoomInfo, RoomState,
     ServerMsg, SessionId, Tick,
@@ -37,6 +45,41 @@ pub const CHAT_PER_TICK: u32 = 16;
 /// Spectators one room admits: each is in every broadcast and listing.
 pub const MAX_SPECTATORS: usize = 64;
 
+/// Events a room keeps for resuming players, at most. Their bytes are
+/// also bounded by half the outbound queue (see [`RoomPolicy`]), so that a
+/// replay always fits in a fresh connection's queue.
+pub const REPLAY_EVENTS: usize = 256;
+
+/// What a kept event is charged against the replay's byte budget beyond
+/// its JSON encoding, the larger of the two.
+const REPLAY_OVERHEAD: usize = 64;
+
+/// How long rooms wait, and how much they keep, for members who are gone.
+#[derive(Clone, Copy, Debug)]
+pub struct RoomPolicy {
+    /// An empty room closes after this.
+    pub empty_grace: Duration,
+    /// A player whose connection dropped keeps the seat this long; zero
+    /// turns resuming off.
+    pub resume_grace: Duration,
+    /// Events kept for replay, at most.
+    pub replay_events: usize,
+    /// Bytes of events kept for replay, at most.
+    pub replay_bytes: usize,
+}
+
+impl RoomPolicy {
+    /// The policy for sessions with `outbound_queue_bytes` of queue.
+    pub fn new(empty_grace: Duration, resume_grace: Duration, outbound_queue_bytes: usize) -> Self {
+        Self {
+            empty_grace,
+            resume_grace,
+            replay_events: REPLAY_EVENTS,
+            replay_bytes: outbound_queue_bytes / 2,
+        }
+    }
+}
+
 /// A request from a session to a room.
 #[derive(Debug)]
 pub enum RoomCommand {
@@ -57,6 +100,24 @@ pub enum RoomCommand {
     Leave {
         /// Who.
         session: SessionId,
+    },
+    /// The session's connection dropped: a player keeps the seat for the
+    /// resume grace period, anyone else leaves.
+    Detach {
+        /// Who.
+        session: SessionId,
+    },
+    /// A new connection takes over a seat: it receives
+    /// [`ServerMsg::Resumed`] and the events after `last_event_seq`.
+    Resume {
+        /// Whose seat.
+        session: SessionId,
+        /// The new connection's queue.
+        outbound: Outbound,
+        /// The newest event the client received.
+        last_event_seq: u64,
+        /// Told once the room decided.
+        reply: oneshot::Sender<Result<(), ErrorCode>>,
     },
     /// A chat line, already checked for length and rate.
     Chat {
@@ -152,6 +213,9 @@ pub trait Game: Send {
     fn spectator_view(&self, _tick: Tick) -> Option<ServerMsg> {
         None
     }
+    /// A player came back on a new connection, which holds none of the
+    /// state sent before: the next snapshot must be a full one.
+    fn player_resumed(&mut self, _session: SessionId) {}
 }
 
 /// How sessions reach a room: its code, its listing and its queue.
@@ -193,6 +257,8 @@ struct Seat {
     nickname: String,
     role: Role,
     outbound: Outbound,
+    /// When the connection dropped, for a player waiting to resume.
+    away_since: Option<Instant>,
 }
 
 /// One room: members, channels, lifecycle, and its game.
@@ -209,7 +275,13 @@ pub struct Room {
     tick: Tick,
     period: Duration,
     empty_since: Option<Instant>,
-    empty_grace: Duration,
+    policy: RoomPolicy,
+    /// The number of the newest event broadcast.
+    event_seq: u64,
+    /// The newest events broadcast, for replay to resuming players, with
+    /// the bytes each is charged.
+    replay: VecDeque<(u64, Arc<Outgoing>, usize)>,
+    replay_bytes: usize,
     closed: bool,
     outbox: Outbox,
     /// Chat lines broadcast this tick.
@@ -223,7 +295,7 @@ impl Room {
         game: Box<dyn Game>,
         host: SessionId,
         lobby: Arc<Lobby>,
-        empty_grace: Duration,
+        policy: RoomPolicy,
         now: Instant,
     ) -> (Room, RoomHandle) {
         let (tx, rx) = std::sync::mpsc::sync_channel(COMMAND_QUEUE);
@@ -258,7 +330,10 @@ impl Room {
             tick: Tick::default(),
             period,
             empty_since: Some(now),
-            empty_grace,
+            policy,
+            event_seq: 0,
+            replay: VecDeque::new(),
+            replay_bytes: 0,
             closed: false,
             outbox: Outbox::default(),
             chat_this_tick: 0,
@@ -306,7 +381,7 @@ impl Room {
         self.deliver(&mut out);
         self.outbox = out;
         self.show_spectators();
-        self.drop_disconnected();
+        self.drop_disconnected(now);
         self.update_lifecycle(now);
     }
 
@@ -351,6 +426,16 @@ impl Room {
                 let _ = reply.send(result);
             }
             RoomCommand::Leave { session } => self.leave(session, None),
+            RoomCommand::Detach { session } => self.detach(session, Instant::now()),
+            RoomCommand::Resume {
+                session,
+                outbound,
+                last_event_seq,
+                reply,
+            } => {
+                let result = self.resume(session, outbound, last_event_seq);
+                let _ = reply.send(result);
+            }
             RoomCommand::Chat { session, text } => {
                 if self.chat_this_tick >= CHAT_PER_TICK {
                     if let Some(seat) = self.members.get(&session) {
@@ -425,20 +510,13 @@ impl Room {
                 nickname: nickname.clone(),
                 role,
                 outbound: outbound.clone(),
+                away_since: None,
             },
         );
         if self.host.is_none() && role == Role::Player {
             self.host = Some(session);
         }
-        let members = self
-            .members
-            .iter()
-            .map(|(&session, seat)| Member {
-                session,
-                nickname: seat.nickname.clone(),
-                role: seat.role,
-            })
-            .collect();
+        let members = self.member_list();
         self.refresh_info();
         outbound.send_msg(ServerMsg::Joined {
             room: self.info_now(),
@@ -484,8 +562,99 @@ impl Room {
         }
     }
 
-    fn broadcast(&self, channel: Channel, event: Event) {
-        let msg = Outgoing::new(ServerMsg::Event { channel, event });
+    fn member_list(&self) -> Vec<Member> {
+        self.members
+            .iter()
+            .map(|(&session, seat)| Member {
+                session,
+                nickname: seat.nickname.clone(),
+                role: seat.role,
+            })
+            .collect()
+    }
+
+    /// A dropped player keeps the seat, unseen by the others, for the
+    /// resume grace; anyone else leaves at once.
+    fn detach(&mut self, session: SessionId, now: Instant) {
+        let Some(seat) = self.members.get_mut(&session) else {
+            return;
+        };
+        if seat.role != Role::Player || self.policy.resume_grace.is_zero() {
+            return self.leave(session, None);
+        }
+        seat.away_since.get_or_insert(now);
+    }
+
+    /// Gives a seat to a new connection: the membership, then the events
+    /// it missed, clamped to those kept (see [`ServerMsg::Resumed`]).
+    fn resume(
+        &mut self,
+        session: SessionId,
+        outbound: Outbound,
+        last_event_seq: u64,
+    ) -> Result<(), ErrorCode> {
+        if self.closed {
+            return Err(ErrorCode::RoomNotFound);
+        }
+        let seat = self
+            .members
+            .get_mut(&session)
+            .ok_or(ErrorCode::ResumeRefused)?;
+        seat.outbound = outbound.clone();
+        seat.away_since = None;
+        let role = seat.role;
+        let newest = self.event_seq;
+        let mut after = last_event_seq;
+        if after > newest {
+            let detail = format!("asked for events after {after}; the newest is {newest}");
+            outbound.send_msg(ServerMsg::error_with(ErrorCode::ReplayRange, detail));
+            after = newest;
+        }
+        let oldest = self.replay.front().map_or(newest + 1, |(seq, ..)| *seq);
+        let events_skipped = (oldest - 1).saturating_sub(after);
+        outbound.send_msg(ServerMsg::Resumed {
+            session,
+            room: Some(self.info_now()),
+            role,
+            members: self.member_list(),
+            host: self.host,
+            event_seq: newest,
+            events_skipped,
+        });
+        for (_, msg, _) in self.replay.iter().filter(|(seq, ..)| *seq > after) {
+            outbound.send(msg.clone());
+        }
+        if role == Role::Player {
+            self.game.player_resumed(session);
+        }
+        Ok(())
+    }
+
+    /// Keeps an event for replay, dropping the oldest past the bounds.
+    fn keep_for_replay(&mut self, seq: u64, msg: &Arc<Outgoing>) {
+        let cost = msg.encoded(Format::Json).len() + REPLAY_OVERHEAD;
+        self.replay.push_back((seq, msg.clone(), cost));
+        self.replay_bytes += cost;
+        while self.replay.len() > self.policy.replay_events
+            || self.replay_bytes > self.policy.replay_bytes
+        {
+            let Some((_, _, cost)) = self.replay.pop_front() else {
+                break;
+            };
+            self.replay_bytes -= cost;
+        }
+    }
+
+    /// Sends an event to every member, numbered and kept for replay.
+    fn broadcast(&mut self, channel: Channel, event: Event) {
+        self.event_seq += 1;
+        let seq = self.event_seq;
+        let msg = Outgoing::new(ServerMsg::Event {
+            channel,
+            event,
+            seq: Some(seq),
+        });
+        self.keep_for_replay(seq, &msg);
         for seat in self.members.values() {
             seat.outbound.send(msg.clone());
         }
@@ -505,15 +674,30 @@ impl Room {
     }
 
     /// Members whose connection ended (or who were kicked for a full queue)
-    /// leave the room without waiting for their session to say so.
-    fn drop_disconnected(&mut self) {
-        let gone: Vec<SessionId> = self
+    /// are detached without waiting for their session to say so; players
+    /// whose resume grace ran out leave.
+    fn drop_disconnected(&mut self, now: Instant) {
+        let grace = self.policy.resume_grace;
+        let dropped: Vec<SessionId> = self
             .members
             .iter()
-            .filter(|(_, seat)| seat.outbound.is_closed())
+            .filter(|(_, seat)| seat.away_since.is_none() && seat.outbound.is_closed())
             .map(|(&id, _)| id)
             .collect();
-        for id in gone {
+        for id in dropped {
+            self.detach(id, now);
+        }
+        let expired: Vec<SessionId> = self
+            .members
+            .iter()
+            .filter(|(_, seat)| {
+                seat.away_since
+                    .is_some_and(|since| now.saturating_duration_since(since) >= grace)
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired {
+            tracing::debug!(room = %self.code, session = %id, "resume grace over");
             self.leave(id, None);
         }
     }
@@ -521,7 +705,7 @@ impl Room {
     fn update_lifecycle(&mut self, now: Instant) {
         if self.members.is_empty() {
             let since = *self.empty_since.get_or_insert(now);
-            if now.duration_since(since) >= self.empty_grace {
+            if now.duration_since(since) >= self.policy.empty_grace {
                 self.close(None);
                 return;
             }

@@ -191,7 +191,7 @@ mod tests {
 
     use super::*;
     use crate::lobby::Lobby;
-    use crate::room::{Game, GameCommand, Outbox, RoomCommand};
+    use crate::room::{Game, GameCommand, Outbox, RoomCommand, RoomPolicy};
     use crate::session::outbound::Outbound;
 
     /// Counts its ticks, and panics on the tick `panic_at` if given.
@@ -236,7 +236,7 @@ mod tests {
             RoomRunner::start(1),
             Arc::new(Pack::built_in()),
             limits,
-            Duration::from_secs(60),
+            RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 64),
         );
         let runner = RoomRunner::start(1);
         let (broken_ticks, healthy_ticks) =
@@ -253,7 +253,7 @@ mod tests {
                 game,
                 host,
                 lobby.clone(),
-                Duration::from_secs(60),
+                RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 64),
                 Instant::now(),
             )
         };

@@ -4,9 +4,12 @@
 //! message: lobby requests, joining and leaving rooms, and forwarding
 //! answers, inputs and chat to the session's room. It enforces the limits a
 //! client controls (nickname, chat length and rate, message rate) and
-//! answers each refusal with an error code. Dropping it leaves its room.
+//! answers each refusal with an error code. Dropping it leaves its room,
+//! or, for a player whose connection dropped, keeps the seat for the
+//! resume grace period (see [`resume`]).
 
 pub mod outbound;
+pub mod resume;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,6 +28,7 @@ use crate::config::Config;
 use crate::lobby::Lobby;
 use crate::room::{GameCommand, RoomCommand, RoomHandle};
 use outbound::Outbound;
+use resume::{Claim, Resumable};
 
 /// How long a session waits for a room to answer a join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +48,8 @@ struct PendingJoin {
     answer: tokio::sync::oneshot::Receiver<Result<(), ErrorCode>>,
     /// For a quick join: its game and the tries left, counting this one.
     quick: Option<(GameKind, u8)>,
+    /// Whether this takes back a seat rather than a new one.
+    resume: bool,
     deadline: tokio::time::Instant,
 }
 
@@ -61,6 +67,8 @@ pub struct ServerState {
     /// Datagrams to the QUIC port that could not be QUIC, dropped.
     pub datagrams_dropped: Arc<AtomicU64>,
     next_session: AtomicU64,
+    /// Sessions that can be taken back with their token.
+    resumable: resume::Registry,
 }
 
 /// One open connection counted against its address's limit; dropping it
@@ -98,6 +106,7 @@ impl ServerState {
             connections: Mutex::new(HashMap::new()),
             datagrams_dropped,
             next_session: AtomicU64::new(1),
+            resumable: resume::Registry::default(),
         })
     }
 
@@ -184,6 +193,9 @@ pub struct Session {
     strikes: u32,
     /// Where the client connected from.
     address: IpAddr,
+    /// Set when the connection ends for a reason that gives up the seat
+    /// (refused frames, shutdown) rather than a dropped network.
+    forfeit: bool,
 }
 
 impl Session {
@@ -218,6 +230,10 @@ impl Session {
             }
             sessions.insert(id, outbound.clone());
         }
+        let token = resume::new_token();
+        state
+            .resumable
+            .insert(id, Resumable::new(token.clone(), &nickname, &outbound));
         let config = &state.config;
         let session = Session {
             id,
@@ -233,11 +249,13 @@ impl Session {
             role: Role::Player,
             strikes: 0,
             address,
+            forfeit: false,
         };
         outbound.send_msg(ServerMsg::Welcome {
             session: id,
             version: PROTOCOL_VERSION,
             server: concat!("stadium-server/", env!("CARGO_PKG_VERSION")).to_owned(),
+            resume_token: token,
         });
         state.lobby.subscribe(id, outbound);
         tracing::debug!(session = %id, nickname = %session.nickname, "session started");
@@ -247,6 +265,11 @@ impl Session {
     /// This session's id.
     pub fn id(&self) -> SessionId {
         self.id
+    }
+
+    /// Marks the session as giving up its seat when it ends.
+    pub fn forfeit(&mut self) {
+        self.forfeit = true;
     }
 
     /// Counts a message received at `received_at` against the message
@@ -261,6 +284,10 @@ impl Session {
 
     /// Handles one decoded message received at `received_at`.
     pub fn handle(&mut self, msg: ClientMsg, received_at: Instant) -> Flow {
+        if self.outbound.kick_reason() == Some(ErrorCode::SessionReplaced) {
+            // A newer connection holds this session now.
+            return Flow::Continue;
+        }
         if matches!(msg, ClientMsg::Input(_)) && !self.inputs.take(received_at) {
             return self.refuse(ErrorCode::RateLimited, "too many inputs per second");
         }
@@ -271,6 +298,7 @@ impl Session {
                 | ClientMsg::JoinRoom { .. }
                 | ClientMsg::QuickJoin { .. }
                 | ClientMsg::LeaveRoom
+                | ClientMsg::Resume { .. }
         );
         if room_action && !self.room_actions.take(received_at) {
             return self.refuse(ErrorCode::RateLimited, "too many room changes per second");
@@ -322,6 +350,11 @@ impl Session {
             ClientMsg::Input(input) => self.forward(GameCommand::Input(input)),
             ClientMsg::Ack { tick } => self.forward(GameCommand::Ack(tick)),
             ClientMsg::Chat { text } => return self.chat(text, received_at),
+            ClientMsg::Resume {
+                session,
+                token,
+                last_event_seq,
+            } => return self.resume(session, &token, last_event_seq),
         }
         Flow::Continue
     }
@@ -357,7 +390,7 @@ impl Session {
             .as_ref()
             .is_some_and(|room| room.info().state == RoomState::Closed)
         {
-            self.room = None;
+            self.set_room(None);
             self.state.lobby.subscribe(self.id, self.outbound.clone());
         }
         self.room.as_ref()
@@ -387,7 +420,7 @@ impl Session {
         // Recorded before the answer: what the session sends the room next
         // (answers, inputs, a leave, the drop's leave) is queued after the
         // join, so the room sees them in order.
-        self.room = Some(handle);
+        self.set_room(Some(handle));
         // Lobby news stops now, not when the room answers: the room's own
         // listing change would otherwise reach its new member.
         self.state.lobby.unsubscribe(self.id);
@@ -396,8 +429,96 @@ impl Session {
             answer,
             quick,
             deadline,
+            resume: false,
         });
         Ok(())
+    }
+
+    /// Records the session's room where a resume can find it.
+    fn set_room(&mut self, room: Option<RoomHandle>) {
+        let seat = room.as_ref().map(|handle| (handle.clone(), self.role));
+        self.state.resumable.set_room(self.id, seat);
+        self.room = room;
+    }
+
+    /// Takes over `session` (see [`ClientMsg::Resume`]): this connection
+    /// becomes that session, and any connection still holding it is closed.
+    fn resume(&mut self, session: SessionId, token: &str, last_event_seq: u64) -> Flow {
+        if self.room.is_some() || self.joining.is_some() {
+            self.reply(ServerMsg::error(ErrorCode::AlreadyInRoom));
+            return Flow::Continue;
+        }
+        let claim = match self
+            .state
+            .resumable
+            .claim(session, token, self.id, &self.outbound)
+        {
+            Ok(claim) => claim,
+            Err(detail) => return self.refuse(ErrorCode::ResumeRefused, detail),
+        };
+        let Claim {
+            nickname,
+            room,
+            previous,
+        } = claim;
+        if let Some(previous) = previous {
+            previous.send_msg(ServerMsg::error(ErrorCode::SessionReplaced));
+            previous.kick(ErrorCode::SessionReplaced);
+        }
+        {
+            let mut sessions = self
+                .state
+                .sessions
+                .lock()
+                .expect("session lock is never poisoned");
+            sessions.remove(&self.id);
+            sessions.insert(session, self.outbound.clone());
+        }
+        self.state.lobby.unsubscribe(self.id);
+        tracing::debug!(session = %session, replaced = %self.id, "session resumed");
+        self.id = session;
+        self.nickname = nickname;
+        let Some((handle, role)) = room else {
+            self.state.lobby.subscribe(session, self.outbound.clone());
+            self.reply(ServerMsg::Resumed {
+                session,
+                room: None,
+                role: Role::Player,
+                members: Vec::new(),
+                host: None,
+                event_seq: 0,
+                events_skipped: 0,
+            });
+            return Flow::Continue;
+        };
+        self.role = role;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let command = RoomCommand::Resume {
+            session,
+            outbound: self.outbound.clone(),
+            last_event_seq,
+            reply,
+        };
+        self.room = Some(handle.clone());
+        if let Err(code) = handle.send(command) {
+            self.finish_resume(code);
+            return Flow::Continue;
+        }
+        self.joining = Some(PendingJoin {
+            answer,
+            quick: None,
+            deadline: tokio::time::Instant::now() + JOIN_TIMEOUT,
+            resume: true,
+        });
+        Flow::Continue
+    }
+
+    /// A room could not give the seat back: the session goes on, seatless.
+    fn finish_resume(&mut self, code: ErrorCode) {
+        self.set_room(None);
+        self.state.lobby.subscribe(self.id, self.outbound.clone());
+        let detail = format!("the seat is gone ({})", code.message());
+        self.reply(ServerMsg::error_with(ErrorCode::ResumeRefused, detail));
     }
 
     /// Resolves when the room answers the pending join (never, when there
@@ -420,11 +541,15 @@ impl Session {
         let Err(code) = result else {
             return;
         };
+        if pending.resume {
+            return self.finish_resume(code);
+        }
         // A room that answers after the deadline may still seat the
         // session; the leave, queued behind the join, frees the seat.
         if let Some(room) = self.room.take() {
             let _ = room.send(RoomCommand::Leave { session: self.id });
         }
+        self.set_room(None);
         self.state.lobby.subscribe(self.id, self.outbound.clone());
         let missed = matches!(code, ErrorCode::RoomFull | ErrorCode::RoomNotFound);
         match pending.quick {
@@ -466,6 +591,7 @@ impl Session {
         self.joining = None;
         if let Some(room) = self.room.take() {
             let _ = room.send(RoomCommand::Leave { session: self.id });
+            self.set_room(None);
             self.state.lobby.subscribe(self.id, self.outbound.clone());
         }
     }
@@ -515,8 +641,25 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // A player dropped by the network keeps the seat for a resume.
+        let keep_seat = !self.forfeit
+            && self.role == Role::Player
+            && self.room.is_some()
+            && !self.state.config.resume_grace().is_zero();
+        let grace = keep_seat.then(|| self.state.config.resume_grace());
+        if !self.state.resumable.release(self.id, &self.outbound, grace) {
+            // Resumed on a newer connection, which owns the seat now.
+            tracing::debug!(session = %self.id, "replaced connection ended");
+            return;
+        }
         if let Some(room) = self.room.take() {
-            let _ = room.send(RoomCommand::Leave { session: self.id });
+            let session = self.id;
+            let command = if keep_seat {
+                RoomCommand::Detach { session }
+            } else {
+                RoomCommand::Leave { session }
+            };
+            let _ = room.send(command);
         }
         self.state.lobby.unsubscribe(self.id);
         self.state

@@ -311,6 +311,16 @@ impl Outbound {
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
+
+    /// Why the session is being closed, once it is.
+    pub fn kick_reason(&self) -> Option<ErrorCode> {
+        self.kick.reason()
+    }
+
+    /// Whether both are the same session's queue.
+    pub fn same_queue(&self, other: &Outbound) -> bool {
+        Arc::ptr_eq(&self.kick, &other.kick)
+    }
 }
 
 #[cfg(test)]

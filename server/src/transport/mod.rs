@@ -42,7 +42,9 @@ pub trait Reader: Send {
 
 /// Runs a connection: waits for the hello (within the configured
 /// deadline), then hands every message to the session until the peer
-/// leaves, the writer stops, or the session is kicked.
+/// leaves, the writer stops, or the session is kicked. A connection that
+/// merely ends leaves a seated player resumable; one closed for what the
+/// peer sent gives the seat up.
 pub async fn serve<R: Reader>(
     state: Arc<ServerState>,
     transport: Transport,
@@ -100,12 +102,14 @@ pub async fn serve<R: Reader>(
                 }
             }
             Incoming::TooLarge => {
+                session.forfeit();
                 drop(session);
                 return finish(outbound, ErrorCode::FrameTooLarge, writer).await;
             }
             Incoming::Closed => break,
         };
         if flow == Flow::Close {
+            session.forfeit();
             drop(session);
             return finish(outbound, ErrorCode::TooManyRefusals, writer).await;
         }

@@ -269,6 +269,13 @@ impl Game for AsteroidsGame {
         }
     }
 
+    fn player_resumed(&mut self, session: SessionId) {
+        // The new connection holds no baseline: its next snapshot is full.
+        if let Some(acks) = self.acks.get_mut(&session) {
+            *acks = Acks::default();
+        }
+    }
+
     /// Spectators acknowledge nothing, so they share one full snapshot.
     fn spectator_view(&self, tick: Tick) -> Option<ServerMsg> {
         let (_, state) = self.history.back()?;
