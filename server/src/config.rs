@@ -72,6 +72,11 @@ pub struct Config {
     #[arg(long, env = "STADIUM_RESUME_GRACE_SECS", default_value_t = 30.0)]
     pub resume_grace_secs: f64,
 
+    /// Seconds shutdown waits, after telling every client, for the
+    /// connections to close before exiting.
+    #[arg(long, env = "STADIUM_DRAIN_SECS", default_value_t = 10.0)]
+    pub drain_secs: f64,
+
     /// Seconds a connection has to say hello.
     #[arg(long, env = "STADIUM_HELLO_SECS", default_value_t = 10.0)]
     pub hello_secs: f64,
@@ -208,6 +213,11 @@ impl Config {
     /// How long a dropped player's seat waits for a resume.
     pub fn resume_grace(&self) -> Duration {
         Duration::from_secs_f64(self.resume_grace_secs.max(0.0))
+    }
+
+    /// How long shutdown waits for connections to close.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs_f64(self.drain_secs.max(0.0))
     }
 
     /// How long a connection may take to say hello.

@@ -159,7 +159,7 @@ impl Server {
         let _ = tokio::task::spawn_blocking(move || lobby.shutdown()).await;
 
         let until = Instant::now() + drain;
-        while self.state.session_count() > 0 && Instant::now() < until {
+        while self.state.connection_count() > 0 && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.endpoint.close(

@@ -1,14 +1,9 @@
 //! `stadium-server`: hosts game rooms over QUIC and WebSocket until told to
 //! stop with SIGINT or SIGTERM.
 
-use std::time::Duration;
-
 use clap::Parser;
 use stadium_server::{Config, Server};
 use tracing_subscriber::EnvFilter;
-
-/// How long shutdown waits for clients to receive their goodbye.
-const DRAIN: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -28,15 +23,19 @@ async fn main() -> anyhow::Result<()> {
     // One process-wide crypto provider: ring. Nothing else may install one.
     let _ = rustls::crypto::ring::default_provider().install_default();
 
+    let drain = config.drain();
+    // Listening before serving: a signal that arrives as the first
+    // clients connect still shuts down gracefully.
+    let stop = shutdown_signal()?;
     let server = Server::start(config).await?;
     println!("stadium-server listening");
     println!("  QUIC       quic://{}", server.quic_addr());
     println!("  WebSocket  {}", server.ws_url());
     println!("  HTTP       http://{}/api/rooms", server.http_addr());
     println!("  cert hash  {}", server.cert_sha256());
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
-    server.shutdown(DRAIN).await;
+    server.shutdown(drain).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -51,18 +50,24 @@ fn raise_open_files_limit() {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("the process can listen for SIGTERM");
+/// Resolves on the first SIGINT or SIGTERM, listening from the call on.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+/// Resolves on the first Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -50,14 +50,43 @@ pub async fn serve<R: Reader>(
     transport: Transport,
     mut reader: R,
     outbound: Outbound,
-    mut writer: JoinHandle<()>,
+    writer: JoinHandle<()>,
     address: IpAddr,
 ) {
+    let ended = converse(&state, transport, &mut reader, outbound, writer, address).await;
+    if ended == Ended::ByServer {
+        // Read on until the peer answers the close (a WebSocket close
+        // frame) or goes: a socket closed with unread input is reset, and
+        // a reset can discard the last words before the peer reads them.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            while !matches!(reader.recv().await, Incoming::Closed) {}
+        })
+        .await;
+    }
+}
+
+/// Which side ended a connection.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The peer closed, or is not worth waiting for.
+    ByPeer,
+    /// The server closed; the peer may still answer.
+    ByServer,
+}
+
+async fn converse<R: Reader>(
+    state: &Arc<ServerState>,
+    transport: Transport,
+    reader: &mut R,
+    outbound: Outbound,
+    mut writer: JoinHandle<()>,
+    address: IpAddr,
+) -> Ended {
     let metrics = metrics::get().transport(transport);
     let deadline = state.config.hello_deadline();
     let first = tokio::select! {
         incoming = tokio::time::timeout(deadline, reader.recv()) => incoming,
-        _ = &mut writer => return,
+        _ = &mut writer => return Ended::ByServer,
     };
     let first = match first {
         Ok(Incoming::Message(bytes, format)) => {
@@ -65,11 +94,18 @@ pub async fn serve<R: Reader>(
             codec::decode_client(&bytes, format)
         }
         Ok(Incoming::TooLarge) => return finish(outbound, ErrorCode::FrameTooLarge, writer).await,
-        Ok(Incoming::Closed) => return writer.abort(),
-        Err(_) => return finish(outbound, ErrorCode::HelloRequired, writer).await,
+        Ok(Incoming::Closed) => {
+            writer.abort();
+            return Ended::ByPeer;
+        }
+        Err(_) => {
+            // A peer silent this long is not waited for again.
+            finish(outbound, ErrorCode::HelloRequired, writer).await;
+            return Ended::ByPeer;
+        }
     };
     let mut session = match first.map_err(|err| Refusal::with(err.code(), err.detail())) {
-        Ok(msg) => match Session::greet(&state, msg, outbound.clone(), address) {
+        Ok(msg) => match Session::greet(state, msg, outbound.clone(), address) {
             Ok(session) => session,
             Err(refusal) => return refuse(outbound, refusal, writer).await,
         },
@@ -77,14 +113,14 @@ pub async fn serve<R: Reader>(
     };
     let _connected = Connected::new(metrics);
 
-    loop {
+    let ended = loop {
         let incoming = tokio::select! {
             incoming = reader.recv() => incoming,
             settled = session.join_settled() => {
                 session.finish_join(settled);
                 continue;
             }
-            _ = &mut writer => break,
+            _ = &mut writer => break Ended::ByServer,
         };
         let flow = match incoming {
             Incoming::Message(bytes, format) => {
@@ -106,16 +142,17 @@ pub async fn serve<R: Reader>(
                 drop(session);
                 return finish(outbound, ErrorCode::FrameTooLarge, writer).await;
             }
-            Incoming::Closed => break,
+            Incoming::Closed => break Ended::ByPeer,
         };
         if flow == Flow::Close {
             session.forfeit();
             drop(session);
             return finish(outbound, ErrorCode::TooManyRefusals, writer).await;
         }
-    }
+    };
     drop(session);
     writer.abort();
+    ended
 }
 
 /// Counts a greeted session in `stadium_sessions` while it lives.
@@ -135,19 +172,20 @@ impl Drop for Connected {
 }
 
 /// Sends a final error and lets the writer close the connection.
-async fn finish(outbound: Outbound, code: ErrorCode, writer: JoinHandle<()>) {
-    refuse(outbound, Refusal::new(code), writer).await;
+async fn finish(outbound: Outbound, code: ErrorCode, writer: JoinHandle<()>) -> Ended {
+    refuse(outbound, Refusal::new(code), writer).await
 }
 
 /// Sends `refusal` as the last message and lets the writer close the
 /// connection with its code.
-pub async fn refuse(outbound: Outbound, refusal: Refusal, writer: JoinHandle<()>) {
+pub(crate) async fn refuse(outbound: Outbound, refusal: Refusal, writer: JoinHandle<()>) -> Ended {
     let code = refusal.code;
     outbound.send_msg(refusal.into());
     outbound.kick(code);
     if tokio::time::timeout(CLOSE_TIMEOUT, writer).await.is_err() {
         tracing::debug!("writer did not finish closing in time");
     }
+    Ended::ByServer
 }
 
 /// How long a closing connection may take to flush its last messages.

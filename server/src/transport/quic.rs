@@ -109,7 +109,10 @@ async fn connection(state: Arc<ServerState>, incoming: QuinnIncoming) {
     let writer = tokio::spawn(write(conn.clone(), send, rx));
     let _permit = match permit {
         Ok(permit) => permit,
-        Err(refusal) => return super::refuse(outbound, refusal, writer).await,
+        Err(refusal) => {
+            super::refuse(outbound, refusal, writer).await;
+            return;
+        }
     };
     let reader = QuicReader::start(conn.clone(), recv);
     super::serve(

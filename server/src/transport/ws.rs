@@ -102,7 +102,10 @@ async fn run(socket: WebSocket, state: Arc<ServerState>, format: Format, address
     // is told why before the close.
     let _permit = match state.admit(address) {
         Ok(permit) => permit,
-        Err(refusal) => return super::refuse(outbound, refusal, writer).await,
+        Err(refusal) => {
+            super::refuse(outbound, refusal, writer).await;
+            return;
+        }
     };
     super::serve(
         state,
