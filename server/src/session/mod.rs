@@ -642,7 +642,11 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         // A player dropped by the network keeps the seat for a resume.
+        // A join the client never heard the answer to is not kept (case
+        // C06): only a seat the client knew it had, or was taking back.
+        let settled = self.joining.as_ref().is_none_or(|pending| pending.resume);
         let keep_seat = !self.forfeit
+            && settled
             && self.role == Role::Player
             && self.room.is_some()
             && !self.state.config.resume_grace().is_zero();
