@@ -229,9 +229,25 @@ describe('the web client', () => {
       && window.stadium.room?.code === code && window.stadium.arena().ships >= 1
       && window.stadium.arena().ownShip !== null, arena, STEP);
     await lin.waitForSelector('#banner', { ...STEP, state: 'hidden' });
-    const back = await session(lin);
-    await watcher.waitForSelector(`[data-testid="arena-players"] li[data-session="${back}"]`, STEP);
+    // It resumed: the same session and seat, not a second join.
+    assert.equal(await session(lin), linSession);
+    const resent = sentCounts(lin);
+    assert.equal(resent.resume, 1, JSON.stringify(resent));
+    assert.equal(resent.join_room, 1, `only the join after creating: ${JSON.stringify(resent)}`);
+    await watcher.waitForSelector(`[data-testid="arena-players"] li[data-session="${linSession}"]`, STEP);
     await screenshot(lin, 'reconnected');
+
+    // A spectator's seat is not kept: its resume is refused, and it joins
+    // again by code, as a new session, still watching.
+    await watcher.evaluate(() => window.stadium.dropConnection());
+    await watcher.waitForFunction((old) => window.stadium.status === 'online'
+      && window.stadium.session !== old && window.stadium.room?.role === 'spectator'
+      && document.querySelector(`[data-testid="presence"] li[data-session="${window.stadium.session}"][data-role="spectator"]`),
+    watcherSession, STEP);
+    const rewatch = sentCounts(watcher);
+    assert.equal(rewatch.resume, 1, JSON.stringify(rewatch));
+    assert.equal(rewatch.join_room, 2, JSON.stringify(rewatch));
+    assert.equal((rewatch.input ?? 0) + (rewatch.ack ?? 0), 0, JSON.stringify(rewatch));
 
     for (const page of [quick, watcher, lin]) await page.context().close();
   });
