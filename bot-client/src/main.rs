@@ -123,6 +123,12 @@ struct Args {
     #[arg(long, value_name = "SHARE", default_value_t = 0.1, value_parser = parse_share)]
     probe_share: f64,
 
+    /// The share of bots, 0 to 1, whose connections are cut halfway
+    /// through the run, all at once and without a close, and which then
+    /// resume their sessions on new connections.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0, value_parser = parse_share)]
+    chaos_drop: f64,
+
     /// Time before measuring starts, such as 10s: the report covers only
     /// what follows it.
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
@@ -180,6 +186,7 @@ impl Args {
             seed: self.seed,
             room: self.room.clone(),
             probe_share: self.probe_share,
+            chaos_drop: self.chaos_drop,
             warmup: self.warmup,
         }
     }

@@ -27,6 +27,16 @@ pub struct Report {
     pub failed: u64,
     /// Connections that ended before the run did.
     pub disconnects: u64,
+    /// Sessions taken back on a new connection after a chaos drop.
+    #[serde(default)]
+    pub resumed: u64,
+    /// Room events missed: gaps in the event numbers a bot saw, and events
+    /// a resume could no longer replay.
+    #[serde(default)]
+    pub events_lost: u64,
+    /// Room events a bot saw twice.
+    #[serde(default)]
+    pub events_duplicated: u64,
     /// Error messages from the server plus protocol violations seen by bots.
     pub errors: u64,
     /// The errors by kind, such as `4001 answer after the deadline`.
@@ -201,6 +211,13 @@ impl fmt::Display for Report {
                 ),
             ),
             ("disconnects", self.disconnects.to_string()),
+            (
+                "resumed",
+                format!(
+                    "{} ({} events lost, {} duplicated)",
+                    self.resumed, self.events_lost, self.events_duplicated
+                ),
+            ),
             ("errors", self.errors.to_string()),
             ("games completed", self.games_completed.to_string()),
         ];
@@ -289,6 +306,9 @@ mod tests {
             connected: 40,
             failed: 0,
             disconnects: 0,
+            resumed: 0,
+            events_lost: 0,
+            events_duplicated: 0,
             errors: 1,
             error_kinds: BTreeMap::from([("4001 answer after the deadline".to_owned(), 1)]),
             games_completed: 4,
@@ -383,6 +403,9 @@ mod tests {
             "connected",
             "failed",
             "disconnects",
+            "resumed",
+            "events_lost",
+            "events_duplicated",
             "errors",
             "games_completed",
             "answers",

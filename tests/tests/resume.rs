@@ -474,3 +474,42 @@ async fn replay_requests_outside_what_exists_or_is_kept_are_clamped() {
     assert_eq!(replayed[0].0, newest + 1);
     server.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c17_two_hundred_bots_dropping_at_once_all_resume_with_no_event_lost_or_repeated() {
+    // All the bots' twenty rooms come from one address.
+    let server = start(|config| config.max_rooms_per_address = 100).await;
+    let config = stadium_bot::RunConfig {
+        url: server.quic_url(),
+        connect: stadium_bot::ConnectOptions {
+            cert_sha256: Some(server.cert_sha256().to_owned()),
+            http_port: server.http_addr().port(),
+            json: false,
+        },
+        game: stadium_shared::GameKind::Trivia,
+        bots: 200,
+        room_size: 10,
+        questions: 20,
+        question_secs: 1,
+        reveal_secs: 1,
+        duration: Duration::from_secs(6),
+        chaos_drop: 1.0,
+        seed: Some(17),
+        ..stadium_bot::RunConfig::default()
+    };
+    let report = within("the bot run", stadium_bot::run(config))
+        .await
+        .expect("the run completes");
+    assert_eq!(report.connected, 200, "{report:?}");
+    assert_eq!(report.resumed, 200, "every bot resumed: {report:?}");
+    assert_eq!(report.events_lost, 0, "{report:?}");
+    assert_eq!(report.events_duplicated, 0, "{report:?}");
+    assert_eq!(report.disconnects, 0, "{report:?}");
+    assert!(report.answers_accepted > 0, "the bots played: {report:?}");
+    assert_eq!(report.rooms, 20, "{report:?}");
+    eprintln!(
+        "C17: resumed {}, events lost {}, duplicated {}",
+        report.resumed, report.events_lost, report.events_duplicated
+    );
+    server.shutdown(Duration::from_secs(2)).await;
+}

@@ -344,15 +344,7 @@ impl Client {
     /// server learns of it only when a resume replaces the connection or
     /// the server closes it. Dropped after `linger` at the latest.
     pub fn abandon(self, linger: std::time::Duration) {
-        let Client {
-            sender,
-            mut receiver,
-        } = self;
-        tokio::spawn(async move {
-            let drain = async { while receiver.recv().await.is_ok() {} };
-            let _ = tokio::time::timeout(linger, drain).await;
-            drop(sender);
-        });
+        abandon(self.sender, self.receiver, linger);
     }
 
     /// Sends a message reliably; see [`ClientSender::send`].
@@ -582,6 +574,15 @@ pub enum Received {
     Snapshot(SnapshotHeader),
     /// Any other message, decoded.
     Message(ServerMsg),
+}
+
+/// [`Client::abandon`] for a client already split in halves.
+pub fn abandon(sender: ClientSender, mut receiver: ClientReceiver, linger: std::time::Duration) {
+    tokio::spawn(async move {
+        let drain = async { while receiver.recv_bytes().await.is_ok() {} };
+        let _ = tokio::time::timeout(linger, drain).await;
+        drop(sender);
+    });
 }
 
 /// A connection's reader tasks, stopped when the receiver goes.

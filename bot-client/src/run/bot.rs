@@ -27,9 +27,12 @@ use super::trivia::{answer_delay, choose_answer};
 use super::{Group, Shared, bump, tick};
 use crate::client::{
     ByteCounters, Client, ClientError, ClientReceiver, ClientSender, ConnectError, QuicEndpoints,
-    Received, SnapshotHeader,
+    Received, SnapshotHeader, Welcome,
 };
 
+/// How long an abandoned connection is kept open at most; the server
+/// closes it sooner, once the resume replaces it.
+const ABANDON_LINGER: Duration = Duration::from_secs(30);
 /// Connecting and saying hello together may take this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bots measure round trips this often.
@@ -53,6 +56,8 @@ pub(super) struct Bot {
     pub endpoints: Option<QuicEndpoints>,
     /// Whether this bot decodes everything and measures latencies.
     pub probe: bool,
+    /// When to cut the connection without a close and resume, if ever.
+    pub chaos_at: Option<Instant>,
 }
 
 /// How a bot's session ended.
@@ -61,6 +66,8 @@ enum End {
     Deadline,
     /// The connection ended first.
     Closed,
+    /// The chaos drop is due: the bot abandons the connection.
+    Chaos,
 }
 
 /// Why a bot never got in.
@@ -79,7 +86,7 @@ impl Bot {
     /// counts and histograms once this returns.
     pub(super) async fn play(self) {
         tokio::time::sleep_until(self.start_at).await;
-        let (client, session) = match self.connect().await {
+        let (client, welcome) = match self.connect().await {
             Ok(connected) => connected,
             Err(failure) => {
                 self.failed(&failure);
@@ -93,18 +100,44 @@ impl Bot {
         }
 
         let counters = client.counters().clone();
-        let (sender, receiver) = client.split();
-        let mut player = Player::new(&self, session);
+        let (mut sender, mut receiver) = client.split();
+        let mut player = Player::new(&self, welcome.session);
         let mut window = Window::new(&self.shared, &counters);
-        let end = self
-            .session(&sender, receiver, &mut player, &mut window)
-            .await;
+        let mut chaos_at = self.chaos_at;
+        let end = loop {
+            let resumed = chaos_at.is_none() && self.chaos_at.is_some();
+            let end = self
+                .session(
+                    &sender,
+                    &mut receiver,
+                    &mut player,
+                    &mut window,
+                    chaos_at,
+                    resumed,
+                )
+                .await;
+            let End::Chaos = end else { break end };
+            chaos_at = None;
+            // Cut: nothing more is sent or read on the old connection.
+            crate::client::abandon(sender.clone(), receiver, ABANDON_LINGER);
+            match self.resume(&welcome, player.last_event_seq()).await {
+                Ok((client, reply)) => {
+                    bump(&counts.resumed);
+                    player.on_message(reply, &mut Vec::new());
+                    (sender, receiver) = client.split();
+                }
+                Err(failure) => {
+                    tracing::warn!(bot = self.index, failure = chain(&failure), "resume failed");
+                    break End::Closed;
+                }
+            }
+        };
         match end {
             End::Deadline => {
                 bump(&counts.finished);
                 sender.close().await;
             }
-            End::Closed => {
+            End::Closed | End::Chaos => {
                 tracing::debug!(bot = self.index, "connection ended early");
                 bump(&counts.disconnects);
             }
@@ -117,7 +150,7 @@ impl Bot {
         counts.bytes_out.fetch_add(sent, Ordering::Relaxed);
     }
 
-    async fn connect(&self) -> Result<(Client, SessionId), Failure> {
+    async fn connect(&self) -> Result<(Client, Welcome), Failure> {
         if Instant::now() >= self.deadline {
             return Err(Failure::Timeout);
         }
@@ -130,11 +163,32 @@ impl Bot {
         let attempt = async {
             let mut client =
                 Client::connect_via(&config.url, &config.connect, self.endpoints.as_ref()).await?;
-            let session = client.hello(&format!("bot-{}", self.index)).await?;
-            Ok::<_, Failure>((client, session))
+            let welcome = client.greet(&format!("bot-{}", self.index)).await?;
+            Ok::<_, Failure>((client, welcome))
         };
         let limit = (Instant::now() + CONNECT_TIMEOUT).min(self.deadline);
         tokio::time::timeout_at(limit, attempt)
+            .await
+            .unwrap_or(Err(Failure::Timeout))
+    }
+
+    /// Takes the session back on a new connection, naming the newest room
+    /// event seen; returns the client and the server's `resumed`.
+    async fn resume(&self, welcome: &Welcome, last: u64) -> Result<(Client, ServerMsg), Failure> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the connect semaphore is never closed");
+        let config = &self.shared.config;
+        let attempt = async {
+            let mut client =
+                Client::connect_via(&config.url, &config.connect, self.endpoints.as_ref()).await?;
+            let nickname = format!("bot-{}", self.index);
+            let reply = client.resume(&nickname, welcome, last).await?;
+            Ok::<_, Failure>((client, reply))
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, attempt)
             .await
             .unwrap_or(Err(Failure::Timeout))
     }
@@ -164,14 +218,17 @@ impl Bot {
     async fn session(
         &self,
         sender: &ClientSender,
-        mut receiver: ClientReceiver,
+        receiver: &mut ClientReceiver,
         player: &mut Player,
         window: &mut Window,
+        chaos_at: Option<Instant>,
+        resumed: bool,
     ) -> End {
         let mut outbox = Vec::new();
         let mut code = self.group.code.subscribe();
-        let mut waiting_for_code = !player.is_creator;
-        if player.is_creator {
+        // A resumed bot has its seat back already.
+        let mut waiting_for_code = !player.is_creator && !resumed;
+        if player.is_creator && !resumed {
             outbox.push(ClientMsg::CreateRoom {
                 settings: self.room_settings(),
             });
@@ -203,7 +260,9 @@ impl Bot {
             let answer_at = player.pending.as_ref().map(|answer| answer.at);
             tokio::select! {
                 _ = &mut deadline => return End::Deadline,
-                incoming = receive(&mut receiver, self.probe) => {
+                _ = tokio::time::sleep_until(chaos_at.unwrap_or(self.deadline)),
+                    if chaos_at.is_some() => return End::Chaos,
+                incoming = receive(receiver, self.probe) => {
                     bump(&self.shared.counts.messages);
                     match incoming {
                         Ok(Received::Message(msg)) => player.on_message(msg, &mut outbox),
@@ -371,6 +430,40 @@ struct Player {
     rtt: Samples,
     /// The bot's arena, when it plays Asteroids.
     pilot: Option<Pilot>,
+    /// The numbers of the room events seen.
+    events: EventNumbers,
+}
+
+/// Follows a room's event numbers: each should be one more than the last.
+#[derive(Debug, Default)]
+struct EventNumbers {
+    newest: Option<u64>,
+}
+
+impl EventNumbers {
+    /// A new room: its numbering is not known yet.
+    fn restart(&mut self) {
+        self.newest = None;
+    }
+
+    /// Counts a gap as lost events and a number seen before as a
+    /// duplicate.
+    fn saw(&mut self, seq: u64, shared: &Shared) {
+        let counts = &shared.counts;
+        match self.newest {
+            Some(newest) if seq <= newest => {
+                bump(&counts.events_duplicated);
+                return;
+            }
+            Some(newest) if seq > newest + 1 => {
+                counts
+                    .events_lost
+                    .fetch_add(seq - newest - 1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        self.newest = Some(seq);
+    }
 }
 
 impl Player {
@@ -394,9 +487,15 @@ impl Player {
             pings: VecDeque::new(),
             next_nonce: 0,
             rtt: Samples::new(&bot.shared.timings.rtt),
+            events: EventNumbers::default(),
             pilot: (bot.shared.config.game == GameKind::Asteroids)
                 .then(|| Pilot::new(bot.index, session, bot.shared.clone(), bot.probe)),
         }
+    }
+
+    /// The newest room event seen, for a resume (0 for none).
+    fn last_event_seq(&self) -> u64 {
+        self.events.newest.unwrap_or(0)
     }
 
     fn on_message(&mut self, msg: ServerMsg, outbox: &mut Vec<ClientMsg>) {
@@ -411,6 +510,7 @@ impl Player {
                 self.group.code.send_replace(Some(room.code));
             }
             ServerMsg::Joined { room, members, .. } => {
+                self.events.restart();
                 self.room = Some(room.code);
                 self.room_state = room.state;
                 self.players = members
@@ -424,8 +524,18 @@ impl Player {
                 tracing::debug!(bot = self.index, %code, ?reason, "left the room");
                 self.room = None;
                 self.pending = None;
+                self.events.restart();
             }
-            ServerMsg::Event { channel, event, .. } => self.on_event(channel, event, outbox),
+            ServerMsg::Event {
+                channel,
+                event,
+                seq,
+            } => {
+                if let Some(seq) = seq {
+                    self.events.saw(seq, &self.shared);
+                }
+                self.on_event(channel, event, outbox);
+            }
             ServerMsg::AnswerAccepted { .. } => bump(&self.shared.counts.answers_accepted),
             ServerMsg::Snapshot(snapshot) => {
                 if let Some(pilot) = &mut self.pilot {
@@ -445,8 +555,24 @@ impl Player {
             }
             ServerMsg::Welcome { .. }
             | ServerMsg::RoomList { .. }
-            | ServerMsg::RoomCreated { .. }
-            | ServerMsg::Resumed { .. } => {}
+            | ServerMsg::RoomCreated { .. } => {}
+            ServerMsg::Resumed {
+                room,
+                members,
+                events_skipped,
+                ..
+            } => {
+                self.shared
+                    .counts
+                    .events_lost
+                    .fetch_add(events_skipped, Ordering::Relaxed);
+                self.room = room.map(|room| room.code);
+                self.players = members
+                    .iter()
+                    .filter(|member| member.role == Role::Player)
+                    .map(|member| member.session)
+                    .collect();
+            }
         }
     }
 

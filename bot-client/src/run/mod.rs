@@ -94,6 +94,9 @@ pub struct RunConfig {
     /// latencies (probes). The others read only snapshot headers, count
     /// and acknowledge them, and send inputs.
     pub probe_share: f64,
+    /// The share of bots, 0 to 1, whose connections are cut without a
+    /// close halfway through the run, all at once; they then resume.
+    pub chaos_drop: f64,
     /// Time from the start of the run before measuring begins: counts,
     /// rates and timings in the report cover only what follows it.
     pub warmup: Duration,
@@ -122,6 +125,7 @@ impl Default for RunConfig {
             seed: None,
             room: None,
             probe_share: 0.1,
+            chaos_drop: 0.0,
             warmup: Duration::ZERO,
         }
     }
@@ -239,6 +243,9 @@ async fn run_inner(
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let start = Instant::now();
     let deadline = start + config.duration;
+    // Halfway through the measured window: every room is playing by then.
+    let warmup = config.warmup.min(config.duration);
+    let chaos_at = start + warmup + (config.duration - warmup) / 2;
 
     let mut bots = JoinSet::new();
     for index in 0..config.bots {
@@ -255,6 +262,7 @@ async fn run_inner(
             permits: permits.clone(),
             endpoints: endpoints.clone(),
             probe: is_probe(index, config.probe_share),
+            chaos_at: is_probe(index, config.chaos_drop).then_some(chaos_at),
         };
         bots.spawn(bot.play());
     }
@@ -416,6 +424,9 @@ struct Counts {
     inputs_all: AtomicU64,
     /// Bots whose session ended at the deadline.
     finished: AtomicU64,
+    resumed: AtomicU64,
+    events_lost: AtomicU64,
+    events_duplicated: AtomicU64,
     rooms: AtomicU64,
     probes: AtomicU64,
     /// Bots that played Asteroids and were measured, and the fewest
@@ -538,6 +549,9 @@ impl Shared {
             connected,
             failed: read(&c.failed),
             disconnects: read(&c.disconnects),
+            resumed: read(&c.resumed),
+            events_lost: read(&c.events_lost),
+            events_duplicated: read(&c.events_duplicated),
             errors: read(&c.errors),
             error_kinds: self
                 .error_kinds
