@@ -130,6 +130,12 @@ pub struct Config {
     #[arg(long, env = "STADIUM_QUIC_IDLE_SECS", default_value_t = 30.0)]
     pub quic_idle_secs: f64,
 
+    /// Seconds after which a WebSocket connection from which nothing
+    /// arrived, not even the pong to the server's ping (sent every third
+    /// of this), is closed.
+    #[arg(long, env = "STADIUM_WS_IDLE_SECS", default_value_t = 30.0)]
+    pub ws_idle_secs: f64,
+
     /// Longest nickname, in characters.
     #[arg(long, env = "STADIUM_NICKNAME_MAX_CHARS", default_value_t = 20)]
     pub nickname_max_chars: usize,
@@ -193,6 +199,11 @@ impl Config {
     /// How long a QUIC handshake or an HTTP request's headers may take.
     pub fn handshake_deadline(&self) -> Duration {
         Duration::from_secs_f64(self.handshake_secs.max(0.1))
+    }
+
+    /// How long a silent WebSocket connection lives.
+    pub fn ws_idle_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.ws_idle_secs.clamp(1.0, 600.0))
     }
 
     /// How long a silent QUIC connection lives.

@@ -317,3 +317,116 @@ mod tests {
         lobby.shutdown();
     }
 }
+
+#[cfg(test)]
+mod stall_tests {
+    use std::sync::{Arc, Mutex};
+
+    use stadium_shared::trivia::pack::Pack;
+    use stadium_shared::{GameKind, RoomCode, RoomState, SessionId, Tick};
+
+    use super::*;
+    use crate::lobby::Lobby;
+    use crate::room::{Game, GameCommand, Outbox, RoomPolicy};
+
+    /// Records when each tick ran; tick 5 stalls the thread for `stall`,
+    /// as a paused process or an overloaded machine would.
+    struct Stalling {
+        steps: Arc<Mutex<Vec<(Tick, Instant)>>>,
+        stall: Duration,
+    }
+
+    impl Game for Stalling {
+        fn kind(&self) -> GameKind {
+            GameKind::Trivia
+        }
+        fn tick_hz(&self) -> u32 {
+            100
+        }
+        fn max_players(&self) -> u16 {
+            4
+        }
+        fn state(&self) -> RoomState {
+            RoomState::Running
+        }
+        fn player_joined(&mut self, _: SessionId, _: &str) {}
+        fn player_left(&mut self, _: SessionId) {}
+        fn command(&mut self, _: SessionId, _: GameCommand, _: bool, _: &mut Outbox) {}
+        fn step(&mut self, tick: Tick, _: Instant, _: &mut Outbox) {
+            let mut steps = self.steps.lock().unwrap();
+            steps.push((tick, Instant::now()));
+            if steps.len() == 5 {
+                drop(steps);
+                std::thread::sleep(self.stall);
+            }
+        }
+    }
+
+    fn skipped_total() -> u64 {
+        let text = crate::metrics::get().render();
+        text.lines()
+            .find(|line| line.starts_with("stadium_ticks_skipped_total{game=\"trivia\"}"))
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn c21_after_a_stall_a_room_catches_up_at_most_the_cap_then_skips_and_counts_it() {
+        let stall = Duration::from_millis(500);
+        let limits = crate::lobby::RoomLimits {
+            total: 10,
+            per_session: 10,
+            per_address: 10,
+            players_per_room: 4,
+        };
+        let policy = RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 1 << 16);
+        let lobby = Lobby::new(
+            RoomRunner::start(1),
+            Arc::new(Pack::built_in()),
+            limits,
+            policy,
+        );
+        let steps = Arc::new(Mutex::new(Vec::new()));
+        let game = Box::new(Stalling {
+            steps: steps.clone(),
+            stall,
+        });
+        let code = RoomCode::parse("STLL").unwrap();
+        let (room, _handle) = Room::new(
+            code,
+            game,
+            SessionId(1),
+            lobby.clone(),
+            policy,
+            Instant::now(),
+        );
+        let skipped_before = skipped_total();
+        let runner = RoomRunner::start(1);
+        runner.spawn(room);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while steps.lock().unwrap().len() < 30 {
+            assert!(Instant::now() < deadline, "the room keeps ticking");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        runner.shutdown();
+        lobby.shutdown();
+
+        let steps = steps.lock().unwrap().clone();
+        let stalled_until = steps[4].1 + stall;
+        // Ticks begun within half a period of the stall's end: the catch-up
+        // burst, never the fifty ticks the stall overran.
+        let burst = steps
+            .iter()
+            .filter(|(_, at)| {
+                *at >= stalled_until && *at < stalled_until + Duration::from_millis(5)
+            })
+            .count();
+        assert!(burst < MAX_CATCH_UP as usize, "{burst} ticks back to back");
+        // The tick counter goes on by one: the room resumes from now, and
+        // clients' baselines stay valid.
+        assert!(steps.windows(2).all(|w| w[1].0 == w[0].0.next()));
+        // About 50 missed ticks, of which at most a few were caught up.
+        let skipped = skipped_total() - skipped_before;
+        assert!(skipped >= 40, "{skipped} ticks counted as skipped");
+    }
+}

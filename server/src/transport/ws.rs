@@ -4,10 +4,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
+use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use stadium_shared::codec::Format;
@@ -69,7 +71,7 @@ pub fn tungstenite_config(limits: WsLimits) -> WebSocketConfig {
 pub async fn echo(ws: WebSocketUpgrade, State(state): State<Arc<ServerState>>) -> Response {
     limited(ws, state.config.ws_limits()).on_upgrade(|socket| async move {
         let (mut sink, stream) = socket.split();
-        let mut reader = WsReader(stream);
+        let mut reader = WsReader::new(stream, state.config.ws_idle_timeout());
         loop {
             let reply = match reader.recv().await {
                 Incoming::Message(bytes, Format::Postcard) => Message::Binary(bytes),
@@ -97,7 +99,8 @@ pub async fn echo(ws: WebSocketUpgrade, State(state): State<Arc<ServerState>>) -
 async fn run(socket: WebSocket, state: Arc<ServerState>, format: Format, address: IpAddr) {
     let (sink, stream) = socket.split();
     let (outbound, rx) = Outbound::channel(format, state.config.outbound_queue_bytes);
-    let writer = tokio::spawn(write(sink, rx, format));
+    let idle = state.config.ws_idle_timeout();
+    let writer = tokio::spawn(write(sink, rx, format, idle / 3));
     // Counted from the upgrade to the close; over the limit, the client
     // is told why before the close.
     let _permit = match state.admit(address) {
@@ -110,7 +113,7 @@ async fn run(socket: WebSocket, state: Arc<ServerState>, format: Format, address
     super::serve(
         state,
         Transport::Ws,
-        WsReader(stream),
+        WsReader::new(stream, idle),
         outbound,
         writer,
         address,
@@ -118,12 +121,27 @@ async fn run(socket: WebSocket, state: Arc<ServerState>, format: Format, address
     .await;
 }
 
-struct WsReader(SplitStream<WebSocket>);
+/// Reads a WebSocket; a peer from which nothing, not even a pong, arrives
+/// within `idle` counts as gone.
+struct WsReader {
+    stream: SplitStream<WebSocket>,
+    idle: Duration,
+}
+
+impl WsReader {
+    fn new(stream: SplitStream<WebSocket>, idle: Duration) -> Self {
+        Self { stream, idle }
+    }
+}
 
 impl Reader for WsReader {
     async fn recv(&mut self) -> Incoming {
         loop {
-            let next = match self.0.next().await {
+            let Ok(next) = tokio::time::timeout(self.idle, self.stream.next()).await else {
+                tracing::debug!(idle = ?self.idle, "websocket silent past the idle timeout");
+                return Incoming::Closed;
+            };
+            let next = match next {
                 Some(Ok(msg)) => incoming(msg),
                 Some(Err(err)) if is_capacity_error(&err) => Some(Incoming::TooLarge),
                 Some(Err(_)) | None => Some(Incoming::Closed),
@@ -170,15 +188,30 @@ fn message(out: &Outgoing, format: Format) -> Message {
     }
 }
 
-async fn write(mut sink: SplitSink<WebSocket, Message>, mut rx: OutboundRx, format: Format) {
+/// Drains the session's queue into the socket, with a ping every
+/// `heartbeat` so that a live peer, even a silent one, answers (browsers
+/// answer pings on their own) and a dead one is noticed.
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: OutboundRx,
+    format: Format,
+    heartbeat: Duration,
+) {
     // Its own handle, so that waiting for a kick and for the queue can
     // borrow separately.
     let kick = rx.kick.clone();
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let bytes_sent = &metrics::get().transport(Transport::Ws).bytes_sent;
     let reason = loop {
         tokio::select! {
             biased;
             reason = kick.kicked() => break reason,
+            _ = pings.tick() => {
+                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return;
+                }
+            }
             next = rx.recv() => {
                 let Some(out) = next else { return };
                 if !out.fits(format) {
