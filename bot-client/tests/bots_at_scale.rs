@@ -56,10 +56,11 @@ async fn light_bots_and_probes_report_over_both_transports() {
         assert!(report.snapshots > 0 && report.inputs > 0, "{report}");
         assert!(report.snapshots_per_bot_per_s_min > 0.0, "{report}");
         assert!((0.0..=100.0).contains(&report.late_snapshots_pct));
-        // Only the probes measure latencies: at most their share of them.
+        // Only the probes, a tenth of the bots, measure latencies (with
+        // room for light bots that fall behind and send fewer inputs).
         assert!(report.input_to_ack_ms.samples > 0, "{report}");
         assert!(
-            report.input_to_ack_ms.samples * 5 < report.inputs,
+            report.input_to_ack_ms.samples * 3 < report.inputs,
             "{} latencies of {} inputs",
             report.input_to_ack_ms.samples,
             report.inputs
