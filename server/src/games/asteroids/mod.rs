@@ -539,7 +539,7 @@ mod tests {
     }
 
     #[test]
-    fn deltas_keep_working_across_the_tick_wrap() {
+    fn c19_snapshots_acks_and_deltas_keep_working_across_the_tick_wrap() {
         // A room whose counter starts just before the wrap.
         let mut game = AsteroidsGame::new(settings(4), 0).unwrap();
         game.player_joined(SessionId(1), "p1");
