@@ -216,7 +216,9 @@ async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
     // Its own handle, so that waiting for a kick and for the queue can
     // borrow separately.
     let kick = rx.kick.clone();
-    let mut chunks: Vec<Bytes> = Vec::with_capacity(2 * WRITE_BATCH);
+    // Grows to the largest batch written, not to the most one may hold:
+    // a connection usually writes a frame or two at a time.
+    let mut chunks: Vec<Bytes> = Vec::new();
     let reason = loop {
         tokio::select! {
             biased;
