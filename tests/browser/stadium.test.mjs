@@ -56,6 +56,20 @@ async function createRoom(page, game, settings) {
   return (await page.getByTestId('room-code').textContent()).trim();
 }
 
+/** Waits for `fn(arg)` in the page; on a timeout, says what the page held. */
+async function waitFor(page, fn, arg) {
+  try {
+    await page.waitForFunction(fn, arg, STEP);
+  } catch (err) {
+    const state = await page.evaluate(() => ({
+      status: window.stadium.status, session: window.stadium.session, room: window.stadium.room,
+      arena: window.stadium.arena(), sent: window.stadium.sent, received: window.stadium.received,
+      errors: window.stadium.errors,
+    }));
+    throw new Error(`${err.message}\npage state: ${JSON.stringify(state)}`);
+  }
+}
+
 async function session(page) {
   return page.evaluate(() => window.stadium.session);
 }
@@ -225,9 +239,9 @@ describe('the web client', () => {
     await lin.evaluate(() => window.stadium.dropConnection());
     await lin.waitForSelector('#banner', { ...STEP, state: 'visible' });
     await screenshot(lin, 'connection-lost');
-    await lin.waitForFunction((code) => window.stadium.status === 'online'
+    await waitFor(lin, (code) => window.stadium.status === 'online'
       && window.stadium.room?.code === code && window.stadium.arena().ships >= 1
-      && window.stadium.arena().ownShip !== null, arena, STEP);
+      && window.stadium.arena().ownShip !== null, arena);
     await lin.waitForSelector('#banner', { ...STEP, state: 'hidden' });
     // It resumed: the same session and seat, not a second join.
     assert.equal(await session(lin), linSession);

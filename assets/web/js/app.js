@@ -26,6 +26,8 @@ const app = {
   /** How the page is getting back into `room` after a reconnect:
    *  null, 'resume' (taking the old session back) or 'join' (by code). */
   rejoining: null,
+  /** The newest errors the server sent, for tests and the curious. */
+  errors: [],
 };
 
 const conn = new Connection({
@@ -50,10 +52,12 @@ const lobby = new Lobby({
   quickJoin: (game) => act(() => conn.send(proto.quickJoin(game))),
 });
 
-const side = new SidePanel((text) => conn.send(proto.chat(text)));
+const side = new SidePanel((text) => roomCtx.send(proto.chat(text)));
 
 const roomCtx = {
-  send: (msg) => conn.send(msg),
+  // Nothing for the room goes out while the page is getting back into it:
+  // the new connection is not in the room yet.
+  send: (msg) => !app.rejoining && conn.send(msg),
   me: () => app.session,
   code: () => app.room?.code,
   isHost: () => side.host === app.session,
@@ -162,19 +166,19 @@ function received(name, body) {
 
 function resumed(body) {
   if (!app.room) return;
+  // This connection is the old session now; its token stays valid.
+  app.session = body.session;
+  if (app.resumeOf?.token) app.token = app.resumeOf.token;
   if (!body.room) {
     // The session came back, but its seat had gone: join again.
-    app.session = body.session;
     rejoinByCode();
     return;
   }
   app.rejoining = null;
-  app.session = body.session;
   app.room.role = body.role;
-  // The token stays that of the session taken back.
-  if (app.resumeOf?.token) app.token = app.resumeOf.token;
   // The room's missed events follow; the views pick up from them.
   app.room.state = body.room.state;
+  arena.setRoomState(body.room.state);
   side.enter(body.members, body.host, app.session, true);
   side.system('Reconnected.');
   renderRoomHead();
@@ -215,12 +219,14 @@ function onEvent(channel, event) {
 }
 
 function onError(code, message) {
+  app.errors.push({ code, message, rejoining: app.rejoining });
+  if (app.errors.length > 20) app.errors.shift();
   const text = proto.errorText(code, message);
   if (app.rejoining === 'resume') {
-    // 2006: the resume named an event the room never sent; the answer
-    // follows all the same. Anything else: the old session is gone (its
-    // grace period ran out, or it was a spectator), so join by code.
-    if (code !== 2006) rejoinByCode();
+    // 2004: the old session is gone (its grace period ran out, or it was
+    // a spectator): join by code. Other errors (2006, a replay range the
+    // room does not have, is followed by the answer all the same) wait.
+    if (code === 2004) rejoinByCode();
     return;
   }
   if (app.rejoining === 'join') {
@@ -359,6 +365,7 @@ window.stadium = {
   get session() { return app.session; },
   get room() { return app.room; },
   get status() { return conn.status; },
+  get errors() { return app.errors; },
   sent: conn.sent,
   received: conn.received,
   arena: () => arena.debug(),
