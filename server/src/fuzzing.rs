@@ -6,7 +6,7 @@
 //! - [`ws_messages`]: bytes as what a client sends after the WebSocket
 //!   upgrade, through tungstenite with the server's limits and the
 //!   WebSocket message path;
-//! - [`arena_room`]: bytes as a script of joins, leaves, disconnects,
+//! - [`arena_room`]: bytes as a script of joins, leaves, drops, resumes,
 //!   inputs, acknowledgements and ticks played into a headless arena room,
 //!   checking after every tick that each present player has exactly one
 //!   ship.
@@ -169,7 +169,10 @@ pub fn arena_room(data: &[u8]) {
         Box::new(game),
         SessionId(1),
         lobby(),
-        RoomPolicy::new(Duration::from_secs(1), Duration::ZERO, 1 << 20),
+        // Seats of dropped players wait for a resume. The room stamps a drop
+        // with the real clock and the script's ticks run ahead of it, so
+        // the grace ends within about fifty ticks of the script's start.
+        RoomPolicy::new(Duration::from_secs(1), Duration::from_secs(5), 1 << 20),
         now,
     );
     let mut next_session = 1;
@@ -220,19 +223,42 @@ pub fn arena_room(data: &[u8]) {
                 }
             }
             5 | 6 => {
+                let mut before: BTreeSet<SessionId> = room.players().collect();
+                // A seat taken and dropped before this tick may be seated
+                // for it and leave at its end, once the grace is over.
+                before.append(&mut dropped);
                 now += room.period();
                 room.tick(now);
-                check_ships(&room, &mut slots, &dropped);
-                dropped.clear();
+                check_ships(&room, &mut slots, &before);
+            }
+            _ if op & 0x40 == 0 => {
+                // The connection drops, as a session's end tells its room.
+                // The slot reconnects, as the same session (to resume) or,
+                // with the top bit, as a new one.
+                slot.rx = None;
+                let _ = handle.send(RoomCommand::Detach { session });
+                dropped.insert(session);
+                let session = if op & 0x80 == 0 {
+                    session
+                } else {
+                    next_session += 1;
+                    SessionId(next_session)
+                };
+                let snapshots = std::mem::replace(&mut slot.snapshots, SnapshotBuffer::new(1));
+                *slot = Slot::new(session);
+                slot.snapshots = snapshots;
             }
             _ => {
-                // The connection drops: the room notices the closed queue
-                // at the end of its next tick; the slot reconnects as a new
-                // session.
-                slot.rx = None;
-                dropped.insert(session);
-                next_session += 1;
-                *slot = Slot::new(SessionId(next_session));
+                // Takes the session's seat over this connection, asking for
+                // the events after an arbitrary number (the room clamps it).
+                let (reply, _) = oneshot::channel();
+                let resume = RoomCommand::Resume {
+                    session,
+                    outbound: slot.outbound.clone(),
+                    last_event_seq: u64::from(arg >> 3),
+                    reply,
+                };
+                let _ = handle.send(resume);
             }
         }
     }
@@ -242,10 +268,12 @@ fn game_command(handle: &RoomHandle, session: SessionId, command: GameCommand) {
     let _ = handle.send(RoomCommand::Game { session, command });
 }
 
-/// Every live slot's newest snapshot names each present player's ship
-/// once, and no other ship except those of connections that dropped
-/// before this tick.
-fn check_ships(room: &Room, slots: &mut [Slot], dropped: &BTreeSet<SessionId>) {
+/// Every live slot's newest snapshot names each player seated after the
+/// tick once, and no ship but those of players seated after it or in
+/// `before` (seated before it, or dropped since the last tick: one who
+/// left at the end of the tick, its resume grace over, was still in the
+/// tick's snapshot).
+fn check_ships(room: &Room, slots: &mut [Slot], before: &BTreeSet<SessionId>) {
     let present: BTreeSet<SessionId> = room.players().collect();
     for slot in slots {
         let Some(rx) = slot.rx.as_mut() else { continue };
@@ -268,7 +296,7 @@ fn check_ships(room: &Room, slots: &mut [Slot], dropped: &BTreeSet<SessionId>) {
         assert!(
             unique
                 .iter()
-                .all(|o| present.contains(o) || dropped.contains(o)),
+                .all(|o| present.contains(o) || before.contains(o)),
             "a ship without a player: {unique:?} vs {present:?}"
         );
     }
