@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --locked -p stadium-server -p stadium-bot
-exec target/release/stadium-load "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/stadium-load" "$@"

@@ -22,4 +22,4 @@ pub use client::{
     QuicEndpoints, Received, SnapshotHeader, Transport, Welcome,
 };
 pub use report::{Bucket, DurationSummary, Report, TimelinePoint};
-pub use run::{Progress, RunConfig, RunError, run, run_with_progress};
+pub use run::{Progress, RunConfig, RunError, run, run_until, run_with_progress};

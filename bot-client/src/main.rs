@@ -3,6 +3,7 @@
 //! stdout and optionally writes the JSON and HTML reports. Exits non-zero
 //! when no bot could connect.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use stadium_bot::duration::parse_duration;
 use stadium_bot::live::LiveBar;
-use stadium_bot::{ConnectOptions, RunConfig, html, run_with_progress};
+use stadium_bot::{ConnectOptions, RunConfig, html, run_until};
 use stadium_shared::{GameKind, RoomCode};
 use tracing_subscriber::EnvFilter;
 
@@ -217,6 +218,7 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 
@@ -257,7 +259,23 @@ async fn play(args: &Args) -> anyhow::Result<bool> {
     tracing::info!(url = %args.url, bots = args.bots, "starting");
     let config = args.config();
     let bar = LiveBar::for_stdout(&config);
-    let report = run_with_progress(config, PROGRESS_EVERY, |progress| bar.update(progress)).await;
+    // Ctrl-C stops the bots early and still prints the report of what
+    // they did; a second Ctrl-C, once the handler is gone, ends the
+    // process as usual.
+    let interrupted = async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!("interrupted: stopping the bots and reporting");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let report = run_until(
+        config,
+        PROGRESS_EVERY,
+        |progress| bar.update(progress),
+        interrupted,
+    )
+    .await;
     bar.finish();
     let report = report?;
     print!("{report}");

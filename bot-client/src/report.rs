@@ -283,6 +283,9 @@ impl fmt::Display for Report {
 }
 
 fn timing(summary: &DurationSummary, what: &str) -> String {
+    if summary.samples == 0 {
+        return format!("no samples (0 {what})");
+    }
     format!(
         "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} {what})",
         summary.p50, summary.p99, summary.max, summary.samples

@@ -107,6 +107,13 @@ pub struct Config {
     #[arg(long, env = "STADIUM_MAX_ROOMS_PER_ADDRESS", default_value_t = 16)]
     pub max_rooms_per_address: usize,
 
+    /// Most seats that dropped players from one IP address may keep
+    /// waiting for a resume at once; past it, a dropped player's seat is
+    /// given up at once. Load tests that drop many bots from one machine
+    /// need it raised.
+    #[arg(long, env = "STADIUM_MAX_AWAY_SEATS_PER_ADDRESS", default_value_t = 16)]
+    pub max_away_seats_per_address: usize,
+
     /// Most seats a room may have, whatever its game allows.
     #[arg(long, env = "STADIUM_MAX_PLAYERS_PER_ROOM", default_value_t = 200)]
     pub max_players_per_room: u16,

@@ -1,6 +1,8 @@
 //! `stadium-server`: hosts game rooms over QUIC and WebSocket until told to
 //! stop with SIGINT or SIGTERM.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use stadium_server::{Config, Server};
 use tracing_subscriber::EnvFilter;
@@ -9,8 +11,10 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a terminal: a log file or journal gets plain text.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if config.log_json {
         logs.json().init();
@@ -29,9 +33,10 @@ async fn main() -> anyhow::Result<()> {
     let stop = shutdown_signal()?;
     let server = Server::start(config).await?;
     println!("stadium-server listening");
+    println!("  web client http://{}/", server.http_addr());
     println!("  QUIC       quic://{}", server.quic_addr());
     println!("  WebSocket  {}", server.ws_url());
-    println!("  HTTP       http://{}/api/rooms", server.http_addr());
+    println!("  rooms      http://{}/api/rooms", server.http_addr());
     println!("  cert hash  {}", server.cert_sha256());
     stop.await;
     tracing::info!("shutting down");

@@ -229,7 +229,7 @@ async fn c14_a_thousand_connections_abandoned_before_hello_leave_nothing_behind(
     // Each silent socket was closed by the server, with the reason.
     for ws in silent.iter_mut().take(10) {
         let (code, messages) = within("closed", ws.until_close()).await;
-        assert_eq!(code, Some(1000));
+        assert_eq!(code, Some(1008));
         let refusal = codec::decode_server(&messages[0], Format::Postcard).expect("error");
         assert!(matches!(
             refusal,
@@ -293,5 +293,53 @@ async fn c15_an_input_flood_is_rate_limited_then_disconnected_and_others_fly_on(
     .await;
     pong(&mut pilot, 7).await;
     let _ = pilot_id;
+    server.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c15_a_ping_flood_counts_against_the_message_rate_before_and_after_hello() {
+    let server = common::start().await;
+    let (mut other, _) = connect(&server, Wire::WsPostcard, "Other").await;
+
+    // Before its hello, a connection may ping a few times, not keep on.
+    let mut ws = RawWs::connect(server.http_addr(), "/ws", None).await;
+    let pings: Vec<u8> = (0..20)
+        .flat_map(|_| raw_ws::frame(true, raw_ws::PING, b"?"))
+        .collect();
+    ws.send(&pings).await.expect("pings");
+    let (code, messages) = within("close", ws.until_close()).await;
+    assert_eq!(code, Some(1008));
+    let refusal = codec::decode_server(messages.last().expect("a reason"), Format::Postcard);
+    assert!(
+        matches!(
+            refusal,
+            Ok(ServerMsg::Error {
+                code: ErrorCode::HelloRequired,
+                ..
+            })
+        ),
+        "{refusal:?}"
+    );
+
+    // After it, pings are messages: past the rate they are refused, and a
+    // flood ends in a disconnect like any other.
+    let mut ws = RawWs::connect(server.http_addr(), "/ws", None).await;
+    ws.send_binary(&hello("Pinger")).await;
+    let pings: Vec<u8> = (0..2_000)
+        .flat_map(|_| raw_ws::frame(true, raw_ws::PING, b"?"))
+        .collect();
+    ws.send(&pings).await.expect("pings");
+    let (code, messages) = within("close", ws.until_close()).await;
+    assert_eq!(code, Some(1008));
+    let codes: Vec<ErrorCode> = messages
+        .iter()
+        .filter_map(|m| match codec::decode_server(m, Format::Postcard) {
+            Ok(ServerMsg::Error { code, .. }) => Some(code),
+            _ => None,
+        })
+        .collect();
+    assert!(codes.contains(&ErrorCode::RateLimited), "{codes:?}");
+    assert_eq!(codes.last(), Some(&ErrorCode::TooManyRefusals));
+    pong(&mut other, 7).await;
     server.shutdown(Duration::from_secs(2)).await;
 }

@@ -10,7 +10,9 @@ use common::{Wire, connect_raw, create_trivia, join, next, quick_trivia, within}
 use stadium_bot::{Client, ClientError, Welcome};
 use stadium_server::Server;
 use stadium_shared::codec::{self, Format};
-use stadium_shared::{Channel, ClientMsg, ErrorCode, Event, Role, ServerMsg, SessionId};
+use stadium_shared::{
+    Channel, ClientMsg, ErrorCode, Event, Role, ServerMsg, SessionId, TriviaEvent,
+};
 
 /// A greeted client and what its welcome said.
 async fn greeted(server: &Server, wire: Wire, nickname: &str) -> (Client, Welcome) {
@@ -61,6 +63,10 @@ async fn room_fence(client: &mut Client, text: &str) -> Vec<(u64, Event)> {
         let msg = within("own chat", client.recv())
             .await
             .expect("connection open");
+        assert!(
+            !matches!(msg, ServerMsg::Error { .. }),
+            "refused during a fence: {msg:?}"
+        );
         if let ServerMsg::Event {
             event,
             seq: Some(seq),
@@ -99,10 +105,12 @@ async fn events_until_chat(client: &mut Client, text: &str) -> Vec<(u64, Event)>
     }
 }
 
-/// A server whose chat limit lets tests use chat lines as fences.
+/// A server whose chat limit lets tests use chat lines as fences: a fence
+/// may follow the previous one's echo by well under a millisecond, so the
+/// bucket's five lines must refill in microseconds.
 async fn start(configure: impl FnOnce(&mut stadium_server::Config)) -> Server {
     common::start_with(|config| {
-        config.chat_per_sec = 1_000.0;
+        config.chat_per_sec = 1_000_000.0;
         configure(config);
     })
     .await
@@ -138,13 +146,27 @@ fn resumed_parts(msg: ServerMsg) -> (SessionId, Vec<SessionId>, u64, u64) {
     }
 }
 
-/// Two players seated in a trivia room that waits for a third.
+/// Two players seated in a trivia room that waits for a third, once both
+/// have seen the start countdown their seating set off: the room's last
+/// event before the tests' own.
 async fn two_seated(server: &Server, a: Wire, b: Wire) -> [(Client, Welcome); 2] {
     let mut ada = greeted(server, a, "Ada").await;
     let mut bo = greeted(server, b, "Bo").await;
     let room = create_trivia(&mut ada.0, quick_trivia(2, 3)).await;
     join(&mut ada.0, room.code.as_str()).await;
     join(&mut bo.0, room.code.as_str()).await;
+    for (client, _) in [&mut ada, &mut bo] {
+        next(client, "the start countdown", |m| {
+            matches!(
+                m,
+                ServerMsg::Event {
+                    event: Event::Trivia(TriviaEvent::Countdown { .. }),
+                    ..
+                }
+            )
+        })
+        .await;
+    }
     [ada, bo]
 }
 
@@ -421,7 +443,6 @@ async fn replay_requests_outside_what_exists_or_is_kept_are_clamped() {
     // fifty chat lines.
     let server = start(|config| {
         config.outbound_queue_bytes = 16 * 1024;
-        config.chat_per_sec = 1_000.0;
     })
     .await;
     let [(ada_client, ada), (mut bo, _)] = two_seated(&server, Wire::Quic, Wire::Quic).await;
@@ -476,9 +497,76 @@ async fn replay_requests_outside_what_exists_or_is_kept_are_clamped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seats_kept_for_a_resume_are_capped_per_address() {
+    // Joining and hanging up again and again must not fill a room with
+    // seats nobody holds: past the cap, a drop gives the seat up at once.
+    let server = start(|config| config.max_away_seats_per_address = 2).await;
+    let (mut host, _) = greeted(&server, Wire::WsJson, "Host").await;
+    let room = create_trivia(&mut host, quick_trivia(2, 8)).await;
+    join(&mut host, room.code.as_str()).await;
+    let mut dropped = Vec::new();
+    for (i, wire) in [Wire::WsPostcard, Wire::Quic, Wire::WsJson]
+        .into_iter()
+        .enumerate()
+    {
+        let (mut client, welcome) = greeted(&server, wire, &format!("Bot{i}")).await;
+        join(&mut client, room.code.as_str()).await;
+        drop(client);
+        sessions_become(&server, 1).await;
+        dropped.push(welcome);
+    }
+    let left = next(&mut host, "a departure", |m| {
+        matches!(
+            m,
+            ServerMsg::Event {
+                event: Event::MemberLeft { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    assert!(
+        matches!(&left, ServerMsg::Event { event: Event::MemberLeft { session, .. }, .. } if *session == dropped[2].session),
+        "only the drop past the cap leaves: {left:?}"
+    );
+    room_fence(&mut host, "after the drops").await;
+    assert_eq!(
+        server.state().lobby.list()[0].players,
+        3,
+        "the host and two kept seats"
+    );
+
+    // The third cannot come back; the first two can.
+    let mut late = connect_raw(&server, Wire::WsJson).await;
+    let refused = within("resume", late.resume("Bot2", &dropped[2], 0)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ClientError::Refused {
+                code: ErrorCode::ResumeRefused,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    for (i, welcome) in dropped[..2].iter().enumerate() {
+        let mut back = connect_raw(&server, Wire::Quic).await;
+        within("resume", back.resume(&format!("Bot{i}"), welcome, 0))
+            .await
+            .expect("a kept seat resumes");
+    }
+    server.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c17_two_hundred_bots_dropping_at_once_all_resume_with_no_event_lost_or_repeated() {
-    // All the bots' twenty rooms come from one address.
-    let server = start(|config| config.max_rooms_per_address = 100).await;
+    // All the bots' twenty rooms, and the seats they keep while away,
+    // come from one address.
+    let server = start(|config| {
+        config.max_rooms_per_address = 100;
+        config.max_away_seats_per_address = 200;
+    })
+    .await;
     let config = stadium_bot::RunConfig {
         url: server.quic_url(),
         connect: stadium_bot::ConnectOptions {

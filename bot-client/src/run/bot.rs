@@ -85,8 +85,16 @@ impl Bot {
     /// Plays until the deadline. What it measured is in the run's shared
     /// counts and histograms once this returns.
     pub(super) async fn play(self) {
-        tokio::time::sleep_until(self.start_at).await;
-        let (client, welcome) = match self.connect().await {
+        let mut stop = self.shared.stop.subscribe();
+        let connected = tokio::select! {
+            connected = async {
+                tokio::time::sleep_until(self.start_at).await;
+                self.connect().await
+            } => connected,
+            // Stopped before it got going: not a failure.
+            () = Shared::stopped(&mut stop) => return,
+        };
+        let (client, welcome) = match connected {
             Ok(connected) => connected,
             Err(failure) => {
                 self.failed(&failure);
@@ -246,6 +254,7 @@ impl Bot {
         let mut inputs = (player.pilot.is_some() && self.probe).then(|| self.input_interval());
         let deadline = tokio::time::sleep_until(self.deadline);
         tokio::pin!(deadline);
+        let mut stop = self.shared.stop.subscribe();
         let window_opens = tokio::time::sleep_until(self.shared.measure_from);
         tokio::pin!(window_opens);
         let mut window_open = self.shared.measuring(Instant::now());
@@ -260,6 +269,7 @@ impl Bot {
             let answer_at = player.pending.as_ref().map(|answer| answer.at);
             tokio::select! {
                 _ = &mut deadline => return End::Deadline,
+                () = Shared::stopped(&mut stop) => return End::Deadline,
                 _ = tokio::time::sleep_until(chaos_at.unwrap_or(self.deadline)),
                     if chaos_at.is_some() => return End::Chaos,
                 incoming = receive(receiver, self.probe) => {

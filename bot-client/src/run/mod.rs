@@ -192,7 +192,7 @@ pub fn seat_of(index: usize, bots: usize, room_size: usize) -> Seat {
 
 /// Runs the bots until the configured duration has passed.
 pub async fn run(config: RunConfig) -> Result<Report, RunError> {
-    run_inner(config, None, |_| {}).await
+    run_inner(config, None, |_| {}, std::future::pending()).await
 }
 
 /// Like [`run`], calling `on_progress` every `every` (at least 100 ms) with
@@ -202,10 +202,23 @@ pub async fn run_with_progress(
     every: Duration,
     on_progress: impl FnMut(&Progress),
 ) -> Result<Report, RunError> {
+    run_until(config, every, on_progress, std::future::pending()).await
+}
+
+/// Like [`run_with_progress`], ending early when `stop` completes (on
+/// Ctrl-C, say): the bots are stopped where they are and the report covers
+/// what they did until then.
+pub async fn run_until(
+    config: RunConfig,
+    every: Duration,
+    on_progress: impl FnMut(&Progress),
+    stop: impl Future<Output = ()>,
+) -> Result<Report, RunError> {
     run_inner(
         config,
         Some(every.max(Duration::from_millis(100))),
         on_progress,
+        stop,
     )
     .await
 }
@@ -214,6 +227,7 @@ async fn run_inner(
     mut config: RunConfig,
     every: Option<Duration>,
     mut on_progress: impl FnMut(&Progress),
+    stop: impl Future<Output = ()>,
 ) -> Result<Report, RunError> {
     validate(&config)?;
     let transport = Transport::of_url(&config.url)?;
@@ -273,10 +287,14 @@ async fn run_inner(
         interval
     });
     let mut timeline = monitor::Timeline::new(start);
+    let mut stop = std::pin::pin!(stop);
+    let mut stopped = false;
+    let mut cut_off = std::pin::pin!(tokio::time::sleep_until(deadline + STOP_GRACE));
     loop {
         tokio::select! {
             done = bots.join_next() => match done {
                 Some(Ok(())) => {}
+                Some(Err(err)) if err.is_cancelled() => {}
                 Some(Err(err)) => {
                     tracing::error!(%err, "a bot task failed");
                     shared.record_error("client: bot task failed".to_owned());
@@ -285,6 +303,14 @@ async fn run_inner(
             },
             _ = tick(&mut progress) => on_progress(&shared.progress(start.elapsed())),
             _ = timeline.tick() => timeline.sample(&shared),
+            () = &mut stop, if !stopped => {
+                // Bots end as at the deadline, adding what they counted;
+                // any still busy after a grace is cut off.
+                stopped = true;
+                shared.stop.send_replace(true);
+                cut_off.as_mut().reset(Instant::now() + STOP_GRACE);
+            }
+            () = &mut cut_off, if stopped => bots.abort_all(),
         }
     }
     lag.abort();
@@ -292,6 +318,10 @@ async fn run_inner(
     report.timeline = timeline.into_points();
     Ok(report)
 }
+
+/// How long bots of a run stopped early have to finish before they are
+/// cut off.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The next tick of an interval, or never when there is none.
 async fn tick(interval: &mut Option<Interval>) {
@@ -398,6 +428,8 @@ struct Shared {
     /// counts once however many bots saw it.
     matches: Mutex<HashSet<(RoomCode, u32)>>,
     error_kinds: Mutex<BTreeMap<String, u64>>,
+    /// Set when the run is stopped early: bots end as at the deadline.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -456,7 +488,13 @@ impl Shared {
             timings: Timings::new(),
             matches: Mutex::new(HashSet::new()),
             error_kinds: Mutex::new(BTreeMap::new()),
+            stop: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Completes once the run is stopped early.
+    async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+        let _ = stop.wait_for(|stopped| *stopped).await;
     }
 
     /// Whether `now` is in the measurement window.

@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::lobby::Lobby;
 use crate::room::{GameCommand, RoomCommand, RoomHandle};
 use outbound::Outbound;
-use resume::{Claim, Resumable};
+use resume::{Claim, Released, Resumable};
 
 /// How long a session waits for a room to answer a join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -231,9 +231,10 @@ impl Session {
             sessions.insert(id, outbound.clone());
         }
         let token = resume::new_token();
-        state
-            .resumable
-            .insert(id, Resumable::new(token.clone(), &nickname, &outbound));
+        state.resumable.insert(
+            id,
+            Resumable::new(token.clone(), &nickname, &outbound, address),
+        );
         let config = &state.config;
         let session = Session {
             id,
@@ -448,14 +449,21 @@ impl Session {
             self.reply(ServerMsg::error(ErrorCode::AlreadyInRoom));
             return Flow::Continue;
         }
-        let claim = match self
-            .state
-            .resumable
-            .claim(session, token, self.id, &self.outbound)
-        {
-            Ok(claim) => claim,
-            Err(detail) => return self.refuse(ErrorCode::ResumeRefused, detail),
-        };
+        if session == self.id {
+            return self.refuse(
+                ErrorCode::ResumeRefused,
+                "this connection already holds that session",
+            );
+        }
+        let claim =
+            match self
+                .state
+                .resumable
+                .claim(session, token, self.id, &self.outbound, self.address)
+            {
+                Ok(claim) => claim,
+                Err(detail) => return self.refuse(ErrorCode::ResumeRefused, detail),
+            };
         let Claim {
             nickname,
             room,
@@ -651,14 +659,26 @@ impl Drop for Session {
             && self.room.is_some()
             && !self.state.config.resume_grace().is_zero();
         let grace = keep_seat.then(|| self.state.config.resume_grace());
-        if !self.state.resumable.release(self.id, &self.outbound, grace) {
+        let per_address = self.state.config.max_away_seats_per_address;
+        let released = self
+            .state
+            .resumable
+            .release(self.id, &self.outbound, grace, per_address);
+        if released == Released::Replaced {
             // Resumed on a newer connection, which owns the seat now.
             tracing::debug!(session = %self.id, "replaced connection ended");
             return;
         }
+        if keep_seat && released == Released::Forgotten {
+            tracing::debug!(
+                session = %self.id,
+                address = %self.address,
+                "seat given up at once: its address has as many seats waiting as it may"
+            );
+        }
         if let Some(room) = self.room.take() {
             let session = self.id;
-            let command = if keep_seat {
+            let command = if released == Released::Kept {
                 RoomCommand::Detach { session }
             } else {
                 RoomCommand::Leave { session }

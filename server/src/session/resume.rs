@@ -8,8 +8,14 @@
 //! claim must name the session and present its token: a token alone, or a
 //! token presented for another session, is refused. The newest claim wins:
 //! the connection that held the session is handed back to be closed.
+//!
+//! Seats kept for a resume are capped per IP address: a client that joins
+//! and hangs up again and again would otherwise fill rooms with seats that
+//! nobody holds. Past the cap, a dropped player's seat is given up at once,
+//! as if the grace were zero.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -55,19 +61,34 @@ pub struct Resumable {
     room: Option<(RoomHandle, Role)>,
     /// While away: when the seat is given up.
     expires: Option<Instant>,
+    /// The address of the connection that holds (or last held) it.
+    address: IpAddr,
 }
 
 impl Resumable {
-    /// A connected session without a room.
-    pub fn new(token: String, nickname: &str, connection: &Outbound) -> Self {
+    /// A connected session without a room, connected from `address`.
+    pub fn new(token: String, nickname: &str, connection: &Outbound, address: IpAddr) -> Self {
         Self {
             token,
             nickname: nickname.to_owned(),
             connection: Some(connection.clone()),
             room: None,
             expires: None,
+            address,
         }
     }
+}
+
+/// What [`Registry::release`] did with a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// Another connection holds the session now; nothing changed.
+    Replaced,
+    /// The session waits for a resume until its grace ends.
+    Kept,
+    /// The session is forgotten: no grace was asked for, or its address
+    /// already has as many seats waiting as it may.
+    Forgotten,
 }
 
 /// What a successful claim hands the claiming connection.
@@ -84,7 +105,46 @@ pub struct Claim {
 #[derive(Debug)]
 struct Entries {
     by_session: HashMap<SessionId, Resumable>,
+    /// Entries away (not yet swept, expired or not), by address.
+    away: HashMap<IpAddr, usize>,
     swept: Instant,
+}
+
+impl Entries {
+    /// Forgets the away entries whose grace has ended.
+    fn sweep(&mut self, now: Instant) {
+        self.swept = now;
+        let away = &mut self.away;
+        self.by_session.retain(|_, entry| {
+            let expired = entry.expires.is_some_and(|at| at <= now);
+            if expired {
+                uncount(away, entry.address);
+            }
+            !expired
+        });
+    }
+
+    /// Whether `address` has fewer than `cap` entries waiting for a
+    /// resume now.
+    fn may_keep(&mut self, address: IpAddr, cap: usize, now: Instant) -> bool {
+        let waiting = |entries: &Self| entries.away.get(&address).copied().unwrap_or(0);
+        if waiting(self) < cap {
+            return true;
+        }
+        // The count may hold entries whose grace has ended but that no
+        // sweep has removed yet; only an address at its cap pays for this.
+        self.sweep(now);
+        waiting(self) < cap
+    }
+}
+
+fn uncount(away: &mut HashMap<IpAddr, usize>, address: IpAddr) {
+    if let Some(count) = away.get_mut(&address) {
+        *count -= 1;
+        if *count == 0 {
+            away.remove(&address);
+        }
+    }
 }
 
 /// Sessions that can be resumed.
@@ -95,6 +155,7 @@ impl Default for Registry {
     fn default() -> Self {
         Self(Mutex::new(Entries {
             by_session: HashMap::new(),
+            away: HashMap::new(),
             swept: Instant::now(),
         }))
     }
@@ -138,6 +199,7 @@ impl Registry {
         token: &str,
         fresh: SessionId,
         claimant: &Outbound,
+        address: IpAddr,
     ) -> Result<Claim, &'static str> {
         const REFUSED: &str = "no resumable session with that id and token";
         let now = Instant::now();
@@ -150,54 +212,65 @@ impl Registry {
             return Err(REFUSED);
         }
         let previous = entry.connection.replace(claimant.clone());
-        entry.expires = None;
+        let was_away = entry.expires.take().is_some();
+        let left_from = std::mem::replace(&mut entry.address, address);
         let claim = Claim {
             nickname: entry.nickname.clone(),
             room: entry.room.clone(),
             previous,
         };
+        if was_away {
+            uncount(&mut entries.away, left_from);
+        }
         entries.by_session.remove(&fresh);
         Ok(claim)
     }
 
     /// Called when `connection` stops holding `session`. With a `grace`,
-    /// the session stays claimable for that long; without, it is
-    /// forgotten. Returns `false` (and changes nothing) when another
-    /// connection holds the session now.
+    /// the session stays claimable for that long, unless the address it
+    /// was held from already has `per_address` sessions waiting; otherwise
+    /// it is forgotten.
     pub fn release(
         &self,
         session: SessionId,
         connection: &Outbound,
         grace: Option<Duration>,
-    ) -> bool {
+        per_address: usize,
+    ) -> Released {
         let now = Instant::now();
         let mut entries = self.lock();
-        let Some(entry) = entries.by_session.get_mut(&session) else {
-            return true;
+        let Some(entry) = entries.by_session.get(&session) else {
+            return Released::Forgotten;
         };
         if !entry
             .connection
             .as_ref()
             .is_some_and(|held| held.same_queue(connection))
         {
-            return false;
+            return Released::Replaced;
         }
-        match grace {
+        let address = entry.address;
+        let kept = grace.filter(|_| entries.may_keep(address, per_address, now));
+        let released = match kept {
             Some(grace) => {
+                let entry = entries
+                    .by_session
+                    .get_mut(&session)
+                    .expect("a sweep keeps held sessions");
                 entry.connection = None;
                 entry.expires = Some(now + grace);
+                *entries.away.entry(address).or_default() += 1;
+                Released::Kept
             }
             None => {
                 entries.by_session.remove(&session);
+                Released::Forgotten
             }
-        }
+        };
         if now.duration_since(entries.swept) >= SWEEP_EVERY {
-            entries.swept = now;
-            entries
-                .by_session
-                .retain(|_, entry| entry.expires.is_none_or(|at| at > now));
+            entries.sweep(now);
         }
-        true
+        released
     }
 }
 
@@ -214,40 +287,100 @@ mod tests {
         assert_ne!(a, b);
     }
 
+    const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn outbound() -> (Outbound, super::super::outbound::OutboundRx) {
+        Outbound::channel(stadium_shared::codec::Format::Postcard, 1024)
+    }
+
     #[test]
     fn a_claim_needs_the_session_and_its_token_and_the_newest_wins() {
         let registry = Registry::default();
-        let (first, _rx1) = Outbound::channel(stadium_shared::codec::Format::Postcard, 1024);
-        let (second, _rx2) = Outbound::channel(stadium_shared::codec::Format::Postcard, 1024);
-        let (third, _rx3) = Outbound::channel(stadium_shared::codec::Format::Postcard, 1024);
+        let (first, _rx1) = outbound();
+        let (second, _rx2) = outbound();
+        let (third, _rx3) = outbound();
         let (a, b) = (SessionId(1), SessionId(2));
-        registry.insert(a, Resumable::new("aa".repeat(16), "Ada", &first));
-        registry.insert(b, Resumable::new("bb".repeat(16), "Bob", &second));
+        registry.insert(a, Resumable::new("aa".repeat(16), "Ada", &first, HOME));
+        registry.insert(b, Resumable::new("bb".repeat(16), "Bob", &second, HOME));
 
         // Bob's token for Ada's session, a made-up one, a shorter one.
         for token in ["bb".repeat(16), "ab".repeat(16), "aa".into()] {
-            assert!(registry.claim(a, &token, SessionId(9), &third).is_err());
+            assert!(
+                registry
+                    .claim(a, &token, SessionId(9), &third, HOME)
+                    .is_err()
+            );
         }
         let claim = registry
-            .claim(a, &"aa".repeat(16), SessionId(9), &third)
+            .claim(a, &"aa".repeat(16), SessionId(9), &third, HOME)
             .unwrap();
         assert_eq!(claim.nickname, "Ada");
         assert!(claim.previous.unwrap().same_queue(&first));
         // The replaced connection no longer releases the session.
-        assert!(!registry.release(a, &first, None));
-        assert!(registry.release(a, &third, Some(Duration::ZERO)));
+        assert_eq!(registry.release(a, &first, None, 16), Released::Replaced);
+        assert_eq!(
+            registry.release(a, &third, Some(Duration::ZERO), 16),
+            Released::Kept
+        );
         // The grace is over: refused.
         assert!(
             registry
-                .claim(a, &"aa".repeat(16), SessionId(10), &first)
+                .claim(a, &"aa".repeat(16), SessionId(10), &first, HOME)
                 .is_err()
         );
         // Released without grace: forgotten.
-        assert!(registry.release(b, &second, None));
+        assert_eq!(registry.release(b, &second, None, 16), Released::Forgotten);
         assert!(
             registry
-                .claim(b, &"bb".repeat(16), SessionId(11), &first)
+                .claim(b, &"bb".repeat(16), SessionId(11), &first, HOME)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn an_address_keeps_at_most_its_cap_of_seats_waiting() {
+        let registry = Registry::default();
+        let other: IpAddr = "192.0.2.7".parse().unwrap();
+        let grace = Some(Duration::from_secs(30));
+        let mut held = Vec::new();
+        for i in 0..4 {
+            let (connection, rx) = outbound();
+            let address = if i == 3 { other } else { HOME };
+            let token = format!("{i:032}");
+            registry.insert(
+                SessionId(i),
+                Resumable::new(token, "Bot", &connection, address),
+            );
+            held.push((connection, rx));
+        }
+        // Two of HOME's three drops are kept; the third is forgotten; the
+        // other address has its own allowance.
+        let released: Vec<_> = (0..4)
+            .map(|i| registry.release(SessionId(i), &held[i as usize].0, grace, 2))
+            .collect();
+        assert_eq!(
+            released,
+            [
+                Released::Kept,
+                Released::Kept,
+                Released::Forgotten,
+                Released::Kept
+            ]
+        );
+        // A resume frees an allowance for the address it was kept under.
+        let (back, _rx) = outbound();
+        let token = format!("{:032}", 0);
+        registry
+            .claim(SessionId(0), &token, SessionId(9), &back, HOME)
+            .unwrap();
+        let (again, _rx) = outbound();
+        registry.insert(
+            SessionId(5),
+            Resumable::new("55".repeat(16), "Bot", &again, HOME),
+        );
+        assert_eq!(
+            registry.release(SessionId(5), &again, grace, 2),
+            Released::Kept
         );
     }
 }

@@ -30,6 +30,9 @@ pub enum Incoming {
     Message(Bytes, Format),
     /// A message over the size limit; the connection cannot continue.
     TooLarge,
+    /// A transport's control frame (a WebSocket ping or pong), already
+    /// answered: nothing for the session but a message to count.
+    Control,
     /// The peer closed the connection, or it failed.
     Closed,
 }
@@ -85,21 +88,24 @@ async fn converse<R: Reader>(
     let metrics = metrics::get().transport(transport);
     let deadline = state.config.hello_deadline();
     let first = tokio::select! {
-        incoming = tokio::time::timeout(deadline, reader.recv()) => incoming,
+        incoming = tokio::time::timeout(deadline, first_message(reader)) => incoming,
         _ = &mut writer => return Ended::ByServer,
     };
     let first = match first {
-        Ok(Incoming::Message(bytes, format)) => {
+        Ok(Some(Incoming::Message(bytes, format))) => {
             metrics.bytes_received.increment(bytes.len() as u64);
             codec::decode_client(&bytes, format)
         }
-        Ok(Incoming::TooLarge) => return finish(outbound, ErrorCode::FrameTooLarge, writer).await,
-        Ok(Incoming::Closed) => {
+        Ok(Some(Incoming::TooLarge)) => {
+            return finish(outbound, ErrorCode::FrameTooLarge, writer).await;
+        }
+        Ok(Some(Incoming::Closed)) => {
             writer.abort();
             return Ended::ByPeer;
         }
-        Err(_) => {
-            // A peer silent this long is not waited for again.
+        Ok(Some(Incoming::Control) | None) | Err(_) => {
+            // A peer silent this long, or only pinging, is not waited for
+            // again.
             finish(outbound, ErrorCode::HelloRequired, writer).await;
             return Ended::ByPeer;
         }
@@ -142,6 +148,7 @@ async fn converse<R: Reader>(
                 drop(session);
                 return finish(outbound, ErrorCode::FrameTooLarge, writer).await;
             }
+            Incoming::Control => session.admit(Instant::now()).unwrap_or(Flow::Continue),
             Incoming::Closed => break Ended::ByPeer,
         };
         if flow == Flow::Close {
@@ -153,6 +160,22 @@ async fn converse<R: Reader>(
     drop(session);
     writer.abort();
     ended
+}
+
+/// Control frames a connection may send before its hello.
+const CONTROL_BEFORE_HELLO: u32 = 8;
+
+/// The first thing that is not a control frame, or `None` once the peer
+/// has sent more control frames than a hello needs.
+async fn first_message<R: Reader>(reader: &mut R) -> Option<Incoming> {
+    let mut controls = 0;
+    loop {
+        match reader.recv().await {
+            Incoming::Control if controls < CONTROL_BEFORE_HELLO => controls += 1,
+            Incoming::Control => return None,
+            other => return Some(other),
+        }
+    }
 }
 
 /// Counts a greeted session in `stadium_sessions` while it lives.

@@ -92,16 +92,19 @@ async fn connection(state: Arc<ServerState>, incoming: QuinnIncoming) {
     // so a peer that stalls anywhere before its hello is cut off in time.
     let handshake = state.config.handshake_deadline();
     let hello = state.config.hello_deadline();
-    let opened = async {
-        let conn = tokio::time::timeout(handshake, incoming).await.ok()?.ok()?;
-        let (send, recv) = tokio::time::timeout(hello, conn.accept_bi())
-            .await
-            .ok()?
-            .ok()?;
-        Some((conn, send, recv))
+    let Ok(Ok(conn)) = tokio::time::timeout(handshake, incoming).await else {
+        return tracing::debug!(%remote, "quic handshake failed or stalled");
     };
-    let Some((conn, send, recv)) = opened.await else {
-        return tracing::debug!(%remote, "quic connection failed or stalled before its stream");
+    let (send, recv) = match tokio::time::timeout(hello, conn.accept_bi()).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(_)) => return tracing::debug!(%remote, "quic connection ended before its stream"),
+        Err(_) => {
+            // Told why, as a connection that opened its stream but never
+            // said hello is.
+            let reason = stadium_shared::ErrorCode::HelloRequired;
+            conn.close(VarInt::from(reason.code()), reason.message().as_bytes());
+            return tracing::debug!(%remote, "quic connection opened no stream in time");
+        }
     };
     tracing::debug!(%remote, "quic connection opened");
 

@@ -87,6 +87,7 @@ pub async fn echo(ws: WebSocketUpgrade, State(state): State<Arc<ServerState>>) -
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     break;
                 }
+                Incoming::Control => continue,
                 Incoming::Closed => break,
             };
             if sink.send(reply).await.is_err() {
@@ -154,13 +155,14 @@ impl Reader for WsReader {
 }
 
 /// What a WebSocket message means to the session: binary is postcard,
-/// text is JSON, a close ends it; `None` for control messages tungstenite
-/// has already answered.
+/// text is JSON, a close ends it, and a ping or pong (which tungstenite
+/// has already answered) is a control frame, counted against the rate
+/// limit like any message: answering a flood of pings costs a core.
 pub fn incoming(msg: Message) -> Option<Incoming> {
     match msg {
         Message::Binary(bytes) => Some(Incoming::Message(bytes, Format::Postcard)),
         Message::Text(text) => Some(Incoming::Message(text.into(), Format::Json)),
-        Message::Ping(_) | Message::Pong(_) => None,
+        Message::Ping(_) | Message::Pong(_) => Some(Incoming::Control),
         Message::Close(_) => Some(Incoming::Closed),
     }
 }
@@ -239,7 +241,9 @@ async fn write(
             ErrorCode::RateLimited
             | ErrorCode::SlowConsumer
             | ErrorCode::TooManyRefusals
-            | ErrorCode::TooManyConnections => close_code::POLICY,
+            | ErrorCode::TooManyConnections
+            | ErrorCode::HelloRequired
+            | ErrorCode::ResumeRefused => close_code::POLICY,
             _ => close_code::NORMAL,
         };
         let frame = CloseFrame {
