@@ -8,13 +8,15 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use stadium_shared::codec::{self, Format};
 use stadium_shared::trivia::Difficulty;
-use stadium_shared::{Channel, ClientMsg, Event, Input, RoomCode, ServerMsg, TriviaEvent};
+use stadium_shared::{
+    Channel, ClientMsg, Event, Input, OpenQuestion, RoomCode, ServerMsg, TriviaEvent,
+};
 
 fn question() -> ServerMsg {
     ServerMsg::Event {
         channel: Channel::Room(RoomCode::parse("K7QX").expect("valid code")),
         seq: Some(41),
-        event: Event::Trivia(TriviaEvent::Question {
+        event: Event::Trivia(TriviaEvent::Question(OpenQuestion {
             index: 3,
             total: 10,
             category: "Science".into(),
@@ -27,7 +29,7 @@ fn question() -> ServerMsg {
                 "Sodium".into(),
             ],
             time_ms: 15_000,
-        }),
+        })),
     }
 }
 

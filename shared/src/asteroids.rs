@@ -259,6 +259,18 @@ pub enum AsteroidsEvent {
     },
 }
 
+/// Where an arena's running match stands, for a session arriving
+/// part-way (see [`crate::ServerMsg::Progress`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsteroidsProgress {
+    /// Match number in this room, from 1.
+    pub number: u32,
+    /// Its length in seconds.
+    pub match_secs: u16,
+    /// Milliseconds until it ends on its time limit.
+    pub left_ms: u32,
+}
+
 /// A player's place at the end of a match.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Standing {

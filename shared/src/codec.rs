@@ -118,7 +118,7 @@ pub fn decode_server(bytes: &[u8], format: Format) -> Result<ServerMsg, DecodeEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msg::{Event, GameSettings, Input, TriviaEvent};
+    use crate::msg::{Event, GameSettings, Input, OpenQuestion, TriviaEvent};
     use crate::trivia::{Difficulty, TriviaSettings};
     use crate::{Channel, RoomCode, SessionId};
 
@@ -167,7 +167,7 @@ mod tests {
         let msg = ServerMsg::Event {
             channel: Channel::Room(code),
             seq: Some(41),
-            event: Event::Trivia(TriviaEvent::Question {
+            event: Event::Trivia(TriviaEvent::Question(OpenQuestion {
                 index: 0,
                 total: 3,
                 category: "Science".into(),
@@ -180,7 +180,7 @@ mod tests {
                     "Earth".into(),
                 ],
                 time_ms: 15_000,
-            }),
+            })),
         };
         let welcome = ServerMsg::Welcome {
             session: SessionId(7),

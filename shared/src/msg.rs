@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::asteroids::{AsteroidsEvent, AsteroidsSettings};
+use crate::asteroids::{AsteroidsEvent, AsteroidsProgress, AsteroidsSettings};
 use crate::error::ErrorCode;
 use crate::ids::{Channel, RoomCode, SessionId, Tick};
 use crate::snapshot::Snapshot;
@@ -312,6 +312,12 @@ pub enum ServerMsg {
         /// are not replayed (0 when the replay is complete).
         events_skipped: u64,
     },
+    /// Where the room's game stands, for a session that arrives part-way:
+    /// sent after [`ServerMsg::Joined`], and after the events replayed
+    /// after [`ServerMsg::Resumed`], whenever something under way began
+    /// before the session's first event (a start countdown, an open
+    /// question, a match clock).
+    Progress(Progress),
 }
 
 impl ServerMsg {
@@ -392,22 +398,7 @@ pub enum TriviaEvent {
         questions: u16,
     },
     /// A question is open. The correct choice is not part of it.
-    Question {
-        /// Index of the question in the match, from 0.
-        index: u16,
-        /// Questions in the match.
-        total: u16,
-        /// Category.
-        category: String,
-        /// Difficulty.
-        difficulty: Difficulty,
-        /// The question.
-        text: String,
-        /// The four choices, in the order the room shuffled them.
-        choices: [String; 4],
-        /// Time allowed to answer, in milliseconds.
-        time_ms: u32,
-    },
+    Question(OpenQuestion),
     /// The question closed: the right choice and everyone's result.
     Reveal {
         /// Index of the question.
@@ -426,6 +417,51 @@ pub enum TriviaEvent {
         /// Final totals, best first.
         standings: Vec<Score>,
     },
+}
+
+/// A trivia question as players are shown it, without its correct choice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenQuestion {
+    /// Index of the question in the match, from 0.
+    pub index: u16,
+    /// Questions in the match.
+    pub total: u16,
+    /// Category.
+    pub category: String,
+    /// Difficulty.
+    pub difficulty: Difficulty,
+    /// The question.
+    pub text: String,
+    /// The four choices, in the order the room shuffled them.
+    pub choices: [String; 4],
+    /// Time allowed to answer, in milliseconds.
+    pub time_ms: u32,
+}
+
+/// Where a room's game stands, for a session arriving part-way (see
+/// [`ServerMsg::Progress`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Progress {
+    /// A trivia room.
+    Trivia(TriviaProgress),
+    /// An arena whose match runs.
+    Asteroids(AsteroidsProgress),
+}
+
+/// Where a trivia room stands. Like the question event, it never holds an
+/// open question's correct choice.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TriviaProgress {
+    /// Milliseconds until the next match starts, when a countdown runs.
+    pub starts_in_ms: Option<u32>,
+    /// The open question, if one is.
+    pub question: Option<OpenQuestion>,
+    /// Milliseconds left to answer `question`, of its `time_ms`.
+    pub left_ms: u32,
+    /// Totals after the match's newest reveal, best first; empty before
+    /// its first and between matches.
+    pub scoreboard: Vec<Score>,
 }
 
 /// One player's result for one question.

@@ -84,9 +84,14 @@ describe('the web client', () => {
     await nickname(ada, 'Ada');
     await screenshot(ada, 'lobby');
     code = await createRoom(ada, 'trivia', {
-      questions: 1, question_secs: 4, reveal_secs: 2, max_players: 2, start_countdown_secs: 30,
+      questions: 1, question_secs: 10, reveal_secs: 2, max_players: 2, start_countdown_secs: 30,
     });
     await screenshot(ada, 'trivia-waiting');
+
+    // A spectator, ready to watch once the question is open.
+    const sam = await openPage(browser, server.url);
+    await nickname(sam, 'Sam');
+    await sam.getByTestId('join-code').fill(code);
 
     grace = await openPage(browser, server.url);
     await nickname(grace, 'Grace');
@@ -113,6 +118,17 @@ describe('the web client', () => {
     const wrong = (right + 1) % 4;
     await screenshot(grace, 'trivia-question');
 
+    // Watching from mid-question: the open question, its time left, no
+    // choice to click.
+    await sam.getByTestId('spectate').click();
+    await sam.waitForSelector('[data-testid="question"]:not(:empty)', { ...STEP, state: 'visible' });
+    assert.equal(await sam.getByTestId('question').textContent(), text);
+    assert.deepEqual(await sam.locator('.choice .text').allTextContents(), choices);
+    assert.equal(await sam.getByTestId('choice-0').isDisabled(), true);
+    const left = Number(await sam.locator('#q-seconds').textContent());
+    assert.ok(left >= 1 && left <= 10, `seconds left: ${left}`);
+    await screenshot(sam, 'trivia-spectator-mid-question');
+
     await ada.getByTestId(`choice-${right}`).click();
     await grace.getByTestId(`choice-${wrong}`).click();
     const seen = {};
@@ -129,6 +145,12 @@ describe('the web client', () => {
     }
     assert.ok(seen.ada.expected >= 100, `a right answer scores at least 100: ${JSON.stringify(seen)}`);
     assert.equal(seen.grace.expected, 0);
+    // The right choice stands out in full at the reveal, picked or not.
+    for (const page of [grace, sam]) {
+      const opacity = await page.getByTestId(`choice-${right}`).evaluate((el) => getComputedStyle(el).opacity);
+      assert.equal(opacity, '1');
+    }
+    await sam.waitForSelector(`[data-testid="choice-${right}"][data-result="correct"]`, STEP);
     await screenshot(ada, 'trivia-reveal-right');
     await screenshot(grace, 'trivia-reveal-wrong');
 
@@ -141,7 +163,11 @@ describe('the web client', () => {
     await ada.waitForSelector('[data-testid="standings"] li', { ...STEP, state: 'visible' });
     const first = await ada.locator('[data-testid="standings"] li').first().getAttribute('data-session');
     assert.equal(Number(first), seen.ada.session);
+    // The room is full: the next match starts as the standings end, and
+    // the page counts down to it.
+    await ada.waitForFunction(() => /^[1-5]$/.test(document.querySelector('[data-testid="final-count"]')?.textContent ?? ''), null, STEP);
     await screenshot(ada, 'trivia-final-standings');
+    await sam.context().close();
   });
 
   test('chat crosses between pages, and presence updates when a page closes', async () => {
@@ -187,6 +213,8 @@ describe('the web client', () => {
       const a = window.stadium.arena();
       return a.snapshots >= 30 && a.ships === 1;
     }, null, STEP);
+    // Arriving mid-match, the spectator sees the match clock all the same.
+    await watcher.waitForFunction(() => /^[12]:\d\d$/.test(document.querySelector('#arena-clock').textContent), null, STEP);
     // Both see the same room: Lin's ship, and the spectator in presence.
     const linSession = await session(lin);
     const watcherSession = await session(watcher);
@@ -229,7 +257,8 @@ describe('the web client', () => {
     await quick.getByTestId('game-select').selectOption('asteroids');
     await quick.getByTestId('quick-join').click();
     await quick.waitForFunction((code) => window.stadium.room?.code === code
-      && window.stadium.arena().ownShip !== null, arena, STEP);
+      && window.stadium.arena().ownShip !== null
+      && /^[12]:\d\d$/.test(document.querySelector('#arena-clock').textContent), arena, STEP);
     const quickSession = await session(quick);
     await lin.waitForSelector(`[data-testid="presence"] li[data-session="${quickSession}"][data-role="player"]`, STEP);
     await lin.waitForFunction(() => window.stadium.arena().ships === 2, null, STEP);

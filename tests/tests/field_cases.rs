@@ -13,7 +13,7 @@ use stadium_shared::codec::{self, Format};
 use stadium_shared::trivia::TriviaSettings;
 use stadium_shared::trivia::pack::Pack;
 use stadium_shared::{
-    Channel, ClientMsg, ErrorCode, Event, Input, ServerMsg, SessionId, TriviaEvent,
+    Channel, ClientMsg, ErrorCode, Event, Input, OpenQuestion, ServerMsg, SessionId, TriviaEvent,
 };
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -22,7 +22,7 @@ fn is_question(msg: &ServerMsg) -> bool {
     matches!(
         msg,
         ServerMsg::Event {
-            event: Event::Trivia(TriviaEvent::Question { .. }),
+            event: Event::Trivia(TriviaEvent::Question(OpenQuestion { .. })),
             ..
         }
     )
@@ -436,12 +436,12 @@ async fn c23_the_correct_answer_appears_nowhere_before_the_reveal() {
         let question = next(&mut host, "host's question", is_question).await;
         let ServerMsg::Event {
             event:
-                Event::Trivia(TriviaEvent::Question {
+                Event::Trivia(TriviaEvent::Question(OpenQuestion {
                     index,
                     text,
                     choices,
                     ..
-                }),
+                })),
             ..
         } = question
         else {
@@ -479,12 +479,12 @@ async fn c23_the_correct_answer_appears_nowhere_before_the_reveal() {
         }
         if let ServerMsg::Event {
             event:
-                Event::Trivia(TriviaEvent::Question {
+                Event::Trivia(TriviaEvent::Question(OpenQuestion {
                     index,
                     choices,
                     text: q,
                     ..
-                }),
+                })),
             ..
         } = &msg
         {

@@ -11,7 +11,8 @@ use common::{Wire, connect, create_room, create_trivia, join, next, quick_trivia
 use stadium_shared::asteroids::AsteroidsSettings;
 use stadium_shared::codec::{self, Format};
 use stadium_shared::{
-    ClientMsg, ErrorCode, Event, GameSettings, PROTOCOL_VERSION, ServerMsg, TriviaEvent,
+    ClientMsg, ErrorCode, Event, GameSettings, OpenQuestion, PROTOCOL_VERSION, ServerMsg,
+    TriviaEvent,
 };
 
 fn arena(max_players: u16) -> GameSettings {
@@ -225,7 +226,7 @@ async fn c12_a_hundred_trivia_players_pass_a_round_end_without_a_full_queue() {
                         ..
                     } => panic!("a healthy client was dropped for a full queue"),
                     ServerMsg::Event {
-                        event: Event::Trivia(TriviaEvent::Question { index, .. }),
+                        event: Event::Trivia(TriviaEvent::Question(OpenQuestion { index, .. })),
                         ..
                     } => {
                         let answer = ClientMsg::Answer {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{Wire, connect, create_trivia, join, next, quick_trivia, within};
 use futures_util::SinkExt;
 use stadium_shared::codec::{self, Format};
-use stadium_shared::{ClientMsg, Event, PROTOCOL_VERSION, ServerMsg, TriviaEvent};
+use stadium_shared::{ClientMsg, Event, OpenQuestion, PROTOCOL_VERSION, ServerMsg, TriviaEvent};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Idle timeout of the test server; the silence lasts several of them.
@@ -21,7 +21,7 @@ fn is_question(msg: &ServerMsg) -> bool {
     matches!(
         msg,
         ServerMsg::Event {
-            event: Event::Trivia(TriviaEvent::Question { .. }),
+            event: Event::Trivia(TriviaEvent::Question(OpenQuestion { .. })),
             ..
         }
     )

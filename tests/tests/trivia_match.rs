@@ -11,7 +11,7 @@ use common::{Wire, connect, create_trivia, join, next, quick_trivia, within};
 use stadium_bot::Client;
 use stadium_shared::trivia::pack::Pack;
 use stadium_shared::trivia::points;
-use stadium_shared::{ClientMsg, Event, ServerMsg, SessionId, TriviaEvent};
+use stadium_shared::{ClientMsg, Event, OpenQuestion, ServerMsg, SessionId, TriviaEvent};
 
 const PLAYERS: usize = 20;
 const QUESTIONS: u16 = 3;
@@ -52,13 +52,13 @@ async fn play(mut client: Client, session: SessionId, index: usize) -> Played {
             continue;
         };
         match event {
-            TriviaEvent::Question {
+            TriviaEvent::Question(OpenQuestion {
                 index: question,
                 text,
                 choices,
                 time_ms,
                 ..
-            } => {
+            }) => {
                 let right_text = pack
                     .answer_to(&text)
                     .expect("built-in questions have answers");

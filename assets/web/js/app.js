@@ -156,6 +156,12 @@ function received(name, body) {
     case 'snapshot':
       if (app.room?.game === 'asteroids') arena.onSnapshot(body);
       break;
+    case 'progress':
+      // What began before this page arrived: a countdown, an open
+      // question, the match clock.
+      if (app.room && body.trivia) trivia.onProgress(body.trivia);
+      else if (app.room && body.asteroids) arena.onProgress(body.asteroids);
+      break;
     case 'error':
       onError(body.code, body.message);
       break;

@@ -192,6 +192,12 @@ export class ArenaView {
     this.lastLocalStep = performance.now();
   }
 
+  /** Where the running match stands, for a page that missed its start
+   *  (or, resuming, got it replayed with its full length). */
+  onProgress(p) {
+    this.matchEndsAt = performance.now() + p.left_ms;
+  }
+
   onEvent(ev) {
     const [name, body] = proto.variant(ev);
     const latest = this.buffer.latest()?.state;

@@ -31,6 +31,7 @@ export class TriviaView {
     this.scores = [];
     this.gains.clear();
     this.countdownEnd = null;
+    this.late = false;
     this.renderScores();
     this.show('waiting');
     this.renderWaiting(roomState);
@@ -77,17 +78,11 @@ export class TriviaView {
     const [name, body] = proto.variant(ev);
     switch (name) {
       case 'countdown':
-        this.countdownEnd = performance.now() + body.starts_in_ms;
-        if (!$('#trivia-final').hidden) {
-          // The standings stay up; the countdown runs beneath them.
-          $('#final-hint').replaceChildren('The next match starts in ', h('strong', { id: 'count' }, ''), ' s.');
-          break;
-        }
-        this.show('waiting');
-        this.renderWaiting('lobby');
+        this.onCountdown(body.starts_in_ms);
         break;
       case 'countdown_cancelled':
         this.countdownEnd = null;
+        if (!$('#trivia-final').hidden) $('#final-hint').textContent = 'The next match starts soon.';
         this.renderWaiting('lobby');
         break;
       case 'match_started':
@@ -111,9 +106,40 @@ export class TriviaView {
     }
   }
 
-  onQuestion(q) {
-    this.question = { ...q, endsAt: performance.now() + q.time_ms, revealed: null };
+  onCountdown(startsInMs) {
+    this.countdownEnd = performance.now() + startsInMs;
+    if (!$('#trivia-final').hidden) {
+      // The standings stay up; the countdown runs beneath them.
+      $('#final-hint').replaceChildren('The next match starts in ', h('strong', { id: 'count', testid: 'final-count' }, ''), ' s.');
+      return;
+    }
+    this.show('waiting');
+    this.renderWaiting('lobby');
+  }
+
+  /** Where the room stands, for a page that arrived part-way: a joiner
+   *  (player or spectator) mid-question sees it with the time left; a
+   *  resumed player keeps its locked answer and takes the time left. */
+  onProgress(p) {
+    if (p.starts_in_ms !== null) this.onCountdown(p.starts_in_ms);
+    if (p.scoreboard.length) {
+      this.scores = p.scoreboard;
+      this.renderScores();
+    }
+    const q = p.question;
+    if (!q) return;
+    if (this.question?.index === q.index && this.question.text === q.text) {
+      this.question.endsAt = performance.now() + p.left_ms;
+      return;
+    }
+    // Seated after the question opened: the server takes answers from the next one.
+    this.onQuestion(q, p.left_ms, !this.ctx.isSpectator());
+  }
+
+  onQuestion(q, leftMs = q.time_ms, late = false) {
+    this.question = { ...q, endsAt: performance.now() + leftMs, revealed: null };
     this.answer = null;
+    this.late = late;
     this.show('question');
     $('#q-progress').textContent = `Question ${q.index + 1} of ${q.total}`;
     $('#q-category').textContent = `${q.category} · ${q.difficulty}`;
@@ -123,19 +149,21 @@ export class TriviaView {
     question.dataset.timeMs = String(q.time_ms);
     document.querySelectorAll('.choice').forEach((button, i) => {
       button.className = 'choice';
-      button.disabled = this.ctx.isSpectator();
+      button.disabled = this.ctx.isSpectator() || late;
       button.querySelector('.text').textContent = q.choices[i];
       delete button.dataset.result;
     });
     const status = byTestId('answer-status');
     status.className = 'answer-status';
     for (const key of ['choice', 'elapsedMs', 'result', 'points']) delete status.dataset[key];
-    status.textContent = this.ctx.isSpectator() ? 'You are watching: answers are the players\u2019.' : 'Pick an answer. Faster right answers score more.';
+    if (this.ctx.isSpectator()) status.textContent = 'You are watching: answers are the players\u2019.';
+    else if (late) status.textContent = 'You joined during this question: you answer from the next one.';
+    else status.textContent = 'Pick an answer. Faster right answers score more.';
   }
 
   choose(choice) {
     const q = this.question;
-    if (!q || q.revealed !== null || this.answer || this.ctx.isSpectator()) return;
+    if (!q || q.revealed !== null || this.answer || this.late || this.ctx.isSpectator()) return;
     if (!this.ctx.send(proto.answer(q.index, choice))) return;
     this.answer = { question: q.index, choice, accepted: null };
     document.querySelectorAll('.choice').forEach((button, i) => {
@@ -181,7 +209,7 @@ export class TriviaView {
       }
     });
     const status = byTestId('answer-status');
-    if (this.ctx.isSpectator() || !mine) {
+    if (this.ctx.isSpectator() || !mine || (mine.choice === null && this.late)) {
       status.className = 'answer-status';
       status.textContent = `The answer was ${'ABCD'[r.correct]}.`;
     } else {

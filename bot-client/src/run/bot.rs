@@ -15,8 +15,8 @@ use rand::rngs::StdRng;
 use stadium_shared::asteroids::{AsteroidsEvent, AsteroidsSettings};
 use stadium_shared::trivia::TriviaSettings;
 use stadium_shared::{
-    Channel, ClientMsg, ErrorCode, Event, GameKind, GameSettings, Role, RoomCode, RoomState,
-    ServerMsg, SessionId, TriviaEvent,
+    Channel, ClientMsg, ErrorCode, Event, GameKind, GameSettings, OpenQuestion, Role, RoomCode,
+    RoomState, ServerMsg, SessionId, TriviaEvent,
 };
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
@@ -566,6 +566,9 @@ impl Player {
             ServerMsg::Welcome { .. }
             | ServerMsg::RoomList { .. }
             | ServerMsg::RoomCreated { .. } => {}
+            // A bot seated mid-question may not answer it, and a resumed
+            // one has it from the replay: bots act on events alone.
+            ServerMsg::Progress(_) => {}
             ServerMsg::Resumed {
                 room,
                 members,
@@ -644,13 +647,13 @@ impl Player {
 
     fn on_trivia(&mut self, room: RoomCode, event: TriviaEvent, now: Instant) {
         match event {
-            TriviaEvent::Question {
+            TriviaEvent::Question(OpenQuestion {
                 index,
                 text,
                 choices,
                 time_ms,
                 ..
-            } => {
+            }) => {
                 let config = &self.shared.config;
                 let choice = choose_answer(
                     &self.shared.pack,

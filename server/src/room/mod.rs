@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use stadium_shared::codec::Format;
 use stadium_shared::{
-    Channel, ErrorCode, Event, GameKind, Input, Member, Role, RoomCode, RoomInfo, RoomState,
-    ServerMsg, SessionId, Tick,
+    Channel, ErrorCode, Event, GameKind, Input, Member, Progress, Role, RoomCode, RoomInfo,
+    RoomState, ServerMsg, SessionId, Tick,
 };
 use tokio::sync::oneshot;
 
@@ -216,6 +216,11 @@ pub trait Game: Send {
     /// A player came back on a new connection, which holds none of the
     /// state sent before: the next snapshot must be a full one.
     fn player_resumed(&mut self, _session: SessionId) {}
+    /// Where the game stands at `now`, for a session arriving part-way,
+    /// or `None` when nothing under way needs showing.
+    fn progress(&mut self, _now: Instant) -> Option<Progress> {
+        None
+    }
 }
 
 /// How sessions reach a room: its code, its listing and its queue.
@@ -373,7 +378,7 @@ impl Room {
     pub fn tick(&mut self, now: Instant) {
         self.chat_this_tick = 0;
         while let Ok(command) = self.commands.try_recv() {
-            self.apply(command);
+            self.apply(command, now);
         }
         self.tick = self.tick.next();
         let mut out = std::mem::take(&mut self.outbox);
@@ -411,7 +416,7 @@ impl Room {
         }
     }
 
-    fn apply(&mut self, command: RoomCommand) {
+    fn apply(&mut self, command: RoomCommand, now: Instant) {
         match command {
             RoomCommand::Join {
                 session,
@@ -420,20 +425,20 @@ impl Room {
                 outbound,
                 reply,
             } => {
-                let result = self.join(session, nickname, role, outbound);
+                let result = self.join(session, nickname, role, outbound, now);
                 // A session that vanished meanwhile leaves through its own
                 // Leave command, queued after this one.
                 let _ = reply.send(result);
             }
             RoomCommand::Leave { session } => self.leave(session, None),
-            RoomCommand::Detach { session } => self.detach(session, Instant::now()),
+            RoomCommand::Detach { session } => self.detach(session, now),
             RoomCommand::Resume {
                 session,
                 outbound,
                 last_event_seq,
                 reply,
             } => {
-                let result = self.resume(session, outbound, last_event_seq);
+                let result = self.resume(session, outbound, last_event_seq, now);
                 let _ = reply.send(result);
             }
             RoomCommand::Chat { session, text } => {
@@ -481,6 +486,7 @@ impl Room {
         nickname: String,
         role: Role,
         outbound: Outbound,
+        now: Instant,
     ) -> Result<(), ErrorCode> {
         if self.closed || self.game.state() == RoomState::Closed {
             return Err(ErrorCode::RoomNotFound);
@@ -527,6 +533,7 @@ impl Room {
         if role == Role::Player {
             self.game.player_joined(session, &nickname);
         }
+        self.send_progress(&outbound, now);
         self.empty_since = None;
         Ok(())
     }
@@ -592,6 +599,7 @@ impl Room {
         session: SessionId,
         outbound: Outbound,
         last_event_seq: u64,
+        now: Instant,
     ) -> Result<(), ErrorCode> {
         if self.closed {
             return Err(ErrorCode::RoomNotFound);
@@ -627,7 +635,19 @@ impl Room {
         if role == Role::Player {
             self.game.player_resumed(session);
         }
+        // Replayed events keep their first timings (a question's full
+        // time, a match's full length): the progress after them says what
+        // is left now.
+        self.send_progress(&outbound, now);
         Ok(())
+    }
+
+    /// Tells an arriving session where the game stands: what began before
+    /// its first event is otherwise unknown to it until the next one.
+    fn send_progress(&mut self, outbound: &Outbound, now: Instant) {
+        if let Some(progress) = self.game.progress(now) {
+            outbound.send_msg(ServerMsg::Progress(progress));
+        }
     }
 
     /// Keeps an event for replay, dropping the oldest past the bounds.

@@ -18,9 +18,9 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use stadium_shared::asteroids::{AsteroidsSettings, Motion, RockSize};
+use stadium_shared::asteroids::{AsteroidsProgress, AsteroidsSettings, Motion, RockSize};
 use stadium_shared::snapshot::{ArenaState, NetId, Snapshot};
-use stadium_shared::{ErrorCode, GameKind, RoomState, ServerMsg, SessionId, Tick};
+use stadium_shared::{ErrorCode, GameKind, Progress, RoomState, ServerMsg, SessionId, Tick};
 
 use crate::room::{Game, GameCommand, Outbox};
 use systems::{
@@ -274,6 +274,19 @@ impl Game for AsteroidsGame {
         if let Some(acks) = self.acks.get_mut(&session) {
             *acks = Acks::default();
         }
+    }
+
+    /// The match clock: a late joiner missed the start that set it.
+    fn progress(&mut self, _now: Instant) -> Option<Progress> {
+        let clock = self.world.resource::<MatchClock>();
+        let Phase::Running { left } = clock.phase else {
+            return None;
+        };
+        Some(Progress::Asteroids(AsteroidsProgress {
+            number: clock.number,
+            match_secs: self.world.resource::<ArenaRules>().settings.match_secs,
+            left_ms: (left.max(0.0) * 1000.0) as u32,
+        }))
     }
 
     /// Spectators acknowledge nothing, so they share one full snapshot.
@@ -839,6 +852,32 @@ mod tests {
         assert_eq!(number, 1);
         assert_eq!(standings[0].nickname, "Ada");
         assert_eq!(Game::state(&game), RoomState::Finished);
+    }
+
+    #[test]
+    fn a_running_match_tells_arrivals_its_time_left() {
+        let mut settings = settings(0);
+        settings.match_secs = 5;
+        let mut game = AsteroidsGame::new(settings, 0).unwrap();
+        assert_eq!(game.progress(Instant::now()), None, "no match yet");
+        game.player_joined(SessionId(1), "Ada");
+        for t in 1..=31 {
+            step(&mut game, Tick(t));
+        }
+        // One second of the five has run (the first tick started it).
+        let Some(Progress::Asteroids(progress)) = game.progress(Instant::now()) else {
+            panic!("a running match has progress");
+        };
+        assert_eq!((progress.number, progress.match_secs), (1, 5));
+        assert!(
+            (3_950..=4_050).contains(&progress.left_ms),
+            "{}",
+            progress.left_ms
+        );
+        for t in 32..=(30 * 5 + 2) {
+            step(&mut game, Tick(t));
+        }
+        assert_eq!(game.progress(Instant::now()), None, "the match is over");
     }
 
     #[test]

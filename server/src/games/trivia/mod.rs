@@ -24,8 +24,8 @@ use rand::seq::SliceRandom;
 use stadium_shared::trivia::pack::{Pack, Question};
 use stadium_shared::trivia::{self, TriviaSettings};
 use stadium_shared::{
-    AnswerResult, ErrorCode, Event, GameKind, RoomState, Score as ScoreEntry, ServerMsg, SessionId,
-    Tick, TriviaEvent,
+    AnswerResult, ErrorCode, Event, GameKind, OpenQuestion, Progress, RoomState,
+    Score as ScoreEntry, ServerMsg, SessionId, Tick, TriviaEvent, TriviaProgress,
 };
 
 use crate::room::{Game, GameCommand, Outbox};
@@ -172,6 +172,9 @@ enum Phase {
     },
     Standings {
         until: Instant,
+        /// Whether the clients were told the next match starts at `until`,
+        /// as it does while the room is full.
+        announced: bool,
     },
 }
 
@@ -182,6 +185,8 @@ struct Match {
     number: u32,
     asked: Vec<Asked>,
     start_requested: bool,
+    /// The totals the newest reveal (or the standings) showed.
+    scoreboard: Vec<ScoreEntry>,
 }
 
 /// A trivia room's simulation.
@@ -233,6 +238,7 @@ impl TriviaGame {
             number: 0,
             asked: Vec::new(),
             start_requested: false,
+            scoreboard: Vec::new(),
         });
         world.insert_resource(RoomRng(StdRng::seed_from_u64(seed)));
         world.insert_resource(Now(Instant::now()));
@@ -336,6 +342,38 @@ impl Game for TriviaGame {
                 ServerMsg::error_with(ErrorCode::WrongGame, "trivia takes answers, not inputs"),
             ),
         }
+    }
+
+    /// The countdown, or the open question with its time left and the
+    /// scores so far: a late joiner or spectator missed the events that
+    /// showed them. Never the open question's correct choice.
+    fn progress(&mut self, now: Instant) -> Option<Progress> {
+        let rules = self.world.resource::<Rules>();
+        let game = self.world.resource::<Match>();
+        let ms = |until: Instant| until.saturating_duration_since(now).as_millis() as u32;
+        let (starts_in_ms, question, left_ms) = match game.phase {
+            Phase::Lobby {
+                countdown_until: None,
+            } => return None,
+            Phase::Lobby {
+                countdown_until: Some(at),
+            } => (Some(ms(at)), None, 0),
+            Phase::Question {
+                index, deadline, ..
+            } => (None, Some(shown(index, rules, game)), ms(deadline)),
+            Phase::Reveal { .. } => (None, None, 0),
+            Phase::Standings { until, announced } => (announced.then(|| ms(until)), None, 0),
+        };
+        let scoreboard = match game.phase {
+            Phase::Lobby { .. } => Vec::new(),
+            _ => game.scoreboard.clone(),
+        };
+        Some(Progress::Trivia(TriviaProgress {
+            starts_in_ms,
+            question,
+            left_ms,
+            scoreboard,
+        }))
     }
 
     fn step(&mut self, _tick: Tick, now: Instant, out: &mut Outbox) {
@@ -460,9 +498,9 @@ fn advance(
     let now = now.0;
     let out = &mut produced.0;
     let count = players.iter().count();
+    let full = count >= usize::from(rules.settings.max_players);
     match game.phase {
         Phase::Lobby { countdown_until } => {
-            let full = count >= usize::from(rules.settings.max_players);
             let requested = std::mem::take(&mut game.start_requested) && count > 0;
             let countdown_over = countdown_until.is_some_and(|t| now >= t);
             if full || requested || countdown_over {
@@ -510,23 +548,47 @@ fn advance(
                 open_question(now, next, &rules, &mut game, out);
             } else {
                 let standings = scoreboard(&players);
+                game.scoreboard = standings.clone();
                 out.event(Event::Trivia(TriviaEvent::MatchOver {
                     number: game.number,
                     standings,
                 }));
-                game.phase = Phase::Standings {
-                    until: now + STANDINGS_TIME,
-                };
+                let until = now + STANDINGS_TIME;
+                let announced = announce_next_start(now, until, false, full, out);
+                game.phase = Phase::Standings { until, announced };
             }
         }
-        Phase::Standings { until } => {
+        Phase::Standings { until, announced } => {
             if now >= until {
+                // A full room starts at the next tick, as announced.
                 game.phase = Phase::Lobby {
                     countdown_until: None,
                 };
+            } else {
+                let announced = announce_next_start(now, until, announced, full, out);
+                game.phase = Phase::Standings { until, announced };
             }
         }
     }
+}
+
+/// While standings are up, a full room's next match starts as they end:
+/// a countdown to then is announced while the room is full, and cancelled
+/// if it stops being full. Returns whether one stands announced.
+fn announce_next_start(
+    now: Instant,
+    until: Instant,
+    announced: bool,
+    full: bool,
+    out: &mut Outbox,
+) -> bool {
+    if full && !announced {
+        let starts_in_ms = until.saturating_duration_since(now).as_millis() as u32;
+        out.event(Event::Trivia(TriviaEvent::Countdown { starts_in_ms }));
+    } else if announced && !full {
+        out.event(Event::Trivia(TriviaEvent::CountdownCancelled));
+    }
+    full
 }
 
 fn start_match(
@@ -563,6 +625,7 @@ fn start_match(
         .collect();
     game.number += 1;
     game.start_requested = false;
+    game.scoreboard.clear();
     for (_, mut score, mut given) in players.iter_mut() {
         *score = Score::default();
         given.0 = None;
@@ -575,18 +638,25 @@ fn start_match(
     open_question(now, 0, rules, game, out);
 }
 
-fn open_question(now: Instant, index: u16, rules: &Rules, game: &mut Match, out: &mut Outbox) {
-    let time = rules.question_time();
+/// Question `index` of the match as players see it: no correct choice.
+fn shown(index: u16, rules: &Rules, game: &Match) -> OpenQuestion {
     let asked = &game.asked[usize::from(index)];
-    out.event(Event::Trivia(TriviaEvent::Question {
+    OpenQuestion {
         index,
         total: game.asked.len() as u16,
         category: asked.question.category.clone(),
         difficulty: asked.question.difficulty,
         text: asked.question.question.clone(),
         choices: asked.choices.clone(),
-        time_ms: time.as_millis() as u32,
-    }));
+        time_ms: rules.question_time().as_millis() as u32,
+    }
+}
+
+fn open_question(now: Instant, index: u16, rules: &Rules, game: &mut Match, out: &mut Outbox) {
+    let time = rules.question_time();
+    out.event(Event::Trivia(TriviaEvent::Question(shown(
+        index, rules, game,
+    ))));
     game.phase = Phase::Question {
         index,
         opened_at: now,
@@ -622,6 +692,7 @@ fn reveal(
     }
     results.sort_by_key(|r| r.session);
     let scoreboard = scoreboard(players);
+    game.scoreboard = scoreboard.clone();
     out.event(Event::Trivia(TriviaEvent::Reveal {
         index,
         correct,
@@ -733,7 +804,10 @@ mod tests {
         let opened = outputs.iter().any(|o| {
             matches!(
                 o,
-                Output::Event(Event::Trivia(TriviaEvent::Question { index: 0, .. }))
+                Output::Event(Event::Trivia(TriviaEvent::Question(OpenQuestion {
+                    index: 0,
+                    ..
+                })))
             )
         });
         assert!(opened, "a full room starts its match: {outputs:?}");
@@ -846,13 +920,18 @@ mod tests {
         let mut game = started(start);
         let mut now = start;
         let mut over = None;
+        let mut countdown = None;
         for _ in 0..300 {
             now += Duration::from_millis(100);
             for output in step(&mut game, now) {
-                if let Output::Event(Event::Trivia(TriviaEvent::MatchOver { number, standings })) =
-                    output
-                {
-                    over = Some((number, standings));
+                match output {
+                    Output::Event(Event::Trivia(TriviaEvent::MatchOver { number, standings })) => {
+                        over = Some((number, standings));
+                    }
+                    Output::Event(Event::Trivia(TriviaEvent::Countdown { starts_in_ms })) => {
+                        countdown = Some(starts_in_ms);
+                    }
+                    _ => {}
                 }
             }
             if over.is_some() {
@@ -863,6 +942,9 @@ mod tests {
         assert_eq!(number, 1);
         assert_eq!(standings.len(), 2);
         assert_eq!(game.state(), RoomState::Finished);
+        // The room is full, so the next match starts as the standings end,
+        // and the players are told so with the standings.
+        assert_eq!(countdown, Some(STANDINGS_TIME.as_millis() as u32));
         let outputs = step(&mut game, now + STANDINGS_TIME);
         assert_eq!(game.state(), RoomState::Lobby, "{outputs:?}");
         let outputs = step(&mut game, now + STANDINGS_TIME + Duration::from_millis(100));
@@ -873,6 +955,84 @@ mod tests {
             )
         });
         assert!(restarted, "{outputs:?}");
+    }
+
+    #[test]
+    fn a_full_room_that_loses_a_player_during_the_standings_cancels_the_countdown() {
+        let start = Instant::now();
+        let mut game = started(start);
+        let mut now = start;
+        while game.state() != RoomState::Finished {
+            now += Duration::from_millis(100);
+            step(&mut game, now);
+        }
+        game.player_left(B);
+        let outputs = step(&mut game, now + Duration::from_millis(100));
+        assert!(
+            outputs.contains(&Output::Event(Event::Trivia(
+                TriviaEvent::CountdownCancelled
+            ))),
+            "{outputs:?}"
+        );
+    }
+
+    #[test]
+    fn arrivals_see_the_open_question_with_its_time_left_but_not_its_answer() {
+        let start = Instant::now();
+        let mut game = game();
+        assert_eq!(
+            game.progress(start),
+            None,
+            "an idle lobby has nothing to show"
+        );
+        let mut settings = settings();
+        settings.max_players = 3;
+        let mut game = TriviaGame::new(settings, Arc::new(Pack::built_in()), 7).unwrap();
+        game.player_joined(A, "Ada");
+        game.player_joined(B, "Bo");
+        step(&mut game, start);
+        let Some(Progress::Trivia(waiting)) = game.progress(start + Duration::from_secs(4)) else {
+            panic!("a countdown runs");
+        };
+        assert_eq!(waiting.starts_in_ms, Some(6_000));
+        assert_eq!(waiting.question, None);
+
+        game.command(A, GameCommand::Start, true, &mut Outbox::default());
+        let outputs = step(&mut game, start + Duration::from_secs(5));
+        let asked = outputs
+            .iter()
+            .find_map(|o| match o {
+                Output::Event(Event::Trivia(TriviaEvent::Question(q))) => Some(q.clone()),
+                _ => None,
+            })
+            .expect("the host started the match");
+        let at = start + Duration::from_millis(8_500);
+        let Some(Progress::Trivia(progress)) = game.progress(at) else {
+            panic!("a question is open");
+        };
+        assert_eq!(progress.question.as_ref(), Some(&asked));
+        assert_eq!(progress.left_ms, 6_500);
+        assert_eq!(progress.starts_in_ms, None);
+        assert!(progress.scoreboard.is_empty(), "no reveal yet");
+        // Nothing in it tells the right choice apart from the others.
+        let json = String::from_utf8(stadium_shared::codec::encode(
+            &ServerMsg::Progress(Progress::Trivia(progress)),
+            stadium_shared::codec::Format::Json,
+        ))
+        .unwrap();
+        for key in ["\"correct", "\"results\"", "\"points\""] {
+            assert!(!json.contains(key), "{key} in {json}");
+        }
+
+        // After the reveal, arrivals get the scores so far.
+        answer(&mut game, A, 0, 0, at);
+        answer(&mut game, B, 0, 1, at);
+        let outputs = step(&mut game, at);
+        let (_, scoreboard) = reveal_of(&outputs).expect("both answered");
+        let Some(Progress::Trivia(progress)) = game.progress(at) else {
+            panic!("the match runs");
+        };
+        assert_eq!((progress.question, progress.scoreboard), (None, scoreboard));
     }
 
     #[test]
