@@ -6,7 +6,9 @@
 import * as proto from './protocol.js';
 import { $, byTestId, h, clock } from './dom.js';
 import { colorOf } from './side.js';
-import { ARENA_WIDTH as W, LIVES, Predictor, offset, wrap } from './predict.js';
+import {
+  ARENA_WIDTH as W, LIVES, ROCK_RADIUS, SHIP_RADIUS, Predictor, offset, wrap,
+} from './predict.js';
 import {
   SnapshotBuffer, MissingBaseline, DESTROYED, THRUSTING,
   bodyPos, bodyVel, angleOf, entityKind, tickSince,
@@ -22,6 +24,10 @@ const BUFFER = 64;
 const INTERP_TICKS = 2;
 /** Seconds over which a correction of the own ship's prediction fades. */
 const SMOOTH_SECS = 0.12;
+/** Arena units around a body within which the standings box counts as
+ *  covering it; a ship's name label hangs below it. */
+const COVER_MARGIN = 12;
+const SHIP_COVER = SHIP_RADIUS * 2.8;
 
 const KEYS = {
   ArrowLeft: 'left', KeyA: 'left', ArrowRight: 'right', KeyD: 'right',
@@ -337,15 +343,41 @@ export class ArenaView {
     g.drawImage(this.background, 0, 0);
     g.setTransform(scale, 0, 0, scale, 0, 0);
     const view = this.interpolated(now);
-    if (view) this.drawWorld(g, view, now, dt);
+    const drawn = view ? this.drawWorld(g, view, now, dt) : [];
+    this.uncover(drawn);
     drawEffects(g, this.fx, dt, now);
     if (this.banner) drawBanner(g, this.banner, now);
     const clockEl = $('#arena-clock');
     clockEl.textContent = this.matchEndsAt ? clock((this.matchEndsAt - now) / 1000) : '';
   }
 
+  /** Fades the standings box over the canvas whenever something in play
+   *  is beneath it, most of all the player's own ship, so that it never
+   *  hides the game. `drawn` holds `{x, y, r, own}` in arena units. */
+  uncover(drawn) {
+    const el = byTestId('arena-players');
+    let under = 'clear';
+    if (el.childElementCount) {
+      const unit = this.canvas.clientWidth / W;
+      const x0 = el.offsetLeft / unit;
+      const y0 = el.offsetTop / unit;
+      const x1 = x0 + el.offsetWidth / unit;
+      const y1 = y0 + el.offsetHeight / unit;
+      for (const { x, y, r, own } of drawn) {
+        const m = r + COVER_MARGIN;
+        if (x + m > x0 && x - m < x1 && y + m > y0 && y - m < y1) {
+          under = own ? 'own' : 'play';
+          if (own) break;
+        }
+      }
+    }
+    if (el.dataset.under !== under) el.dataset.under = under;
+  }
+
+  /** Draws every body; returns where each was drawn, for `uncover`. */
   drawWorld(g, { a, b, t }, now, dt) {
     const me = this.ctx.me();
+    const drawn = [];
     for (const [id, entity] of b.entities) {
       const [kind, s] = entityKind(entity);
       const old = a.entities.get(id);
@@ -360,9 +392,16 @@ export class ArenaView {
       } else if (t < 0.5 && a !== b) {
         continue;
       }
-      if (kind === 'rock') drawRock(g, id, p, s.size);
-      else if (kind === 'bullet') drawBullet(g, p, s.owner);
-      else if (kind === 'ship' && s.owner !== me) drawShip(g, p, angle, s, this.ctx.nickname(s.owner), now);
+      if (kind === 'rock') {
+        drawRock(g, id, p, s.size);
+        drawn.push({ ...p, r: ROCK_RADIUS[s.size] ?? 30, own: false });
+      } else if (kind === 'bullet') {
+        drawBullet(g, p, s.owner);
+        drawn.push({ ...p, r: 3, own: false });
+      } else if (kind === 'ship' && s.owner !== me) {
+        drawShip(g, p, angle, s, this.ctx.nickname(s.owner), now);
+        if (!(s.flags & DESTROYED)) drawn.push({ ...p, r: SHIP_COVER, own: false });
+      }
     }
     // The own ship comes from the prediction, drawn on top.
     const latest = this.timeline[this.timeline.length - 1]?.state;
@@ -384,7 +423,9 @@ export class ArenaView {
       }
       const flags = (own.ship.flags & ~THRUSTING) | (this.predictor.active && this.held.has('thrust') ? THRUSTING : 0);
       drawShip(g, p, angle, { ...own.ship, flags }, 'you', now, true);
+      if (!(flags & DESTROYED)) drawn.push({ ...p, r: SHIP_COVER, own: true });
     }
+    return drawn;
   }
 
   /** The ticks whose rebuilt states are held. */
