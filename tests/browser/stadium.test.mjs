@@ -97,13 +97,28 @@ describe('the web client', () => {
     await nickname(grace, 'Grace');
     // The room list is live: the room Ada opened is listed without a reload.
     await grace.waitForSelector(`[data-testid="room-list"] li[data-code="${code}"]`, STEP);
+    // Characters no code holds are refused as typed, by name.
+    await grace.getByTestId('join-code').fill('k0');
+    assert.equal(await grace.getByTestId('join-code').inputValue(), 'K');
+    assert.match(await grace.getByTestId('code-hint').textContent(), /never contain “0”/);
+    await screenshot(grace, 'lobby-code-refused');
     // A wrong code is refused with a readable message.
     await grace.getByTestId('join-code').fill('ZZZZ');
     await grace.getByTestId('join-button').click();
     await grace.waitForSelector('.toast:has-text("No open room has that code")', STEP);
     await screenshot(grace, 'lobby-room-list-and-error');
+    // Sam's row for the room is updated in place when Grace takes the
+    // last seat, not rebuilt and animated again.
+    const row = `[data-testid="room-list"] li[data-code="${code}"]`;
+    await sam.waitForSelector(row, STEP);
+    await sam.waitForFunction((sel) => !document.querySelector(sel).classList.contains('new'), row, STEP);
+    await sam.locator(row).evaluate((el) => { el.dataset.probe = 'kept'; });
     await grace.getByTestId('join-code').fill(code.toLowerCase());
     await grace.getByTestId('join-button').click();
+    await sam.waitForSelector(`${row}[data-state="running"]`, STEP);
+    assert.equal(await sam.locator(row).getAttribute('data-probe'), 'kept');
+    assert.equal(await sam.locator(`${row}.new`).count(), 0);
+    assert.match(await sam.locator(`${row} .meta`).textContent(), /^2\/2 players/);
 
     // The room is full with two: the match starts and the question opens.
     for (const page of [ada, grace]) {
@@ -293,5 +308,25 @@ describe('the web client', () => {
     assert.equal((rewatch.input ?? 0) + (rewatch.ack ?? 0), 0, JSON.stringify(rewatch));
 
     for (const page of [quick, watcher, lin]) await page.context().close();
+  });
+
+  test('a stopped server\'s rooms are no longer offered', async () => {
+    const own = await startServer([]);
+    try {
+      const host = await openPage(browser, own.url);
+      await nickname(host, 'Host');
+      const room = await createRoom(host, 'trivia', { max_players: 4 });
+      const guest = await openPage(browser, own.url);
+      await nickname(guest, 'Guest');
+      await guest.waitForSelector(`[data-testid="room-list"] li[data-code="${room}"]`, STEP);
+      await own.stop();
+      await guest.waitForSelector('#banner', { ...STEP, state: 'visible' });
+      await guest.waitForSelector('[data-testid="room-list"] li', { ...STEP, state: 'detached' });
+      assert.match(await guest.locator('#room-empty').textContent(), /^Offline/);
+      await screenshot(guest, 'lobby-offline');
+      for (const page of [host, guest]) await page.context().close();
+    } finally {
+      await own.stop();
+    }
   });
 });

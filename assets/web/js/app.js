@@ -26,6 +26,8 @@ const app = {
   /** How the page is getting back into `room` after a reconnect:
    *  null, 'resume' (taking the old session back) or 'join' (by code). */
   rejoining: null,
+  /** The server said it was shutting down: its rooms close with it. */
+  serverStopped: false,
   /** The newest errors the server sent, for tests and the curious. */
   errors: [],
 };
@@ -43,8 +45,8 @@ const lobby = new Lobby({
   }),
   join: (code, spectate) => {
     const trimmed = code.trim().toUpperCase();
-    if (!/^[A-HJ-NP-Z2-9]{4}$/.test(trimmed)) {
-      toast('Room codes are four letters and digits, such as K7QX.');
+    if (!proto.isRoomCode(trimmed)) {
+      toast(`Room codes are ${proto.CODE_LEN} characters: A–Z without I and O, and 2–9.`);
       return;
     }
     act(() => conn.send(proto.joinRoom(trimmed, spectate)));
@@ -95,8 +97,19 @@ async function act(action) {
 
 function welcomed(welcome, isReconnect) {
   const previous = { session: app.session, token: app.token };
+  // A running server numbers sessions upwards, so a number not above the
+  // old one comes from a new server process, which holds no old room.
+  const restarted = isReconnect
+    && (app.serverStopped || (previous.session !== null && welcome.session <= previous.session));
+  app.serverStopped = false;
   app.session = welcome.session;
   app.token = welcome.resume_token ?? null;
+  if (isReconnect && app.room && restarted) {
+    const lost = app.room.code;
+    exitRoom();
+    toast(`The server restarted, so room ${lost} is gone: rooms do not outlive the server. Create or pick a room.`);
+    return;
+  }
   if (!isReconnect || !app.room) {
     conn.send(proto.listRooms());
     return;
@@ -227,6 +240,7 @@ function onEvent(channel, event) {
 function onError(code, message) {
   app.errors.push({ code, message, rejoining: app.rejoining });
   if (app.errors.length > 20) app.errors.shift();
+  if (code === 6001) app.serverStopped = true;
   const text = proto.errorText(code, message);
   if (app.rejoining === 'resume') {
     // 2004: the old session is gone (its grace period ran out, or it was
@@ -240,7 +254,7 @@ function onError(code, message) {
     app.rejoining = null;
     const lost = app.room?.code;
     exitRoom();
-    toast(`Could not get back into room ${lost}: ${text}`, code);
+    toast(code === 3000 ? `Room ${lost} closed while you were away.` : `Could not get back into room ${lost}: ${text}`, code);
     return;
   }
   if (code === 3000 || code === 3001 || code === 3009) app.creating = false;
@@ -313,12 +327,15 @@ function renderStatus(status) {
   else if (status === 'lost') text.textContent = 'Offline';
   else text.textContent = 'Not connected';
   $('#banner').hidden = status !== 'lost' && !(status === 'connecting' && conn.attempt > 0);
+  if (!$('#banner').hidden) lobby.setOffline();
   renderBanner();
 }
 
 function renderBanner() {
   if ($('#banner').hidden) return;
-  const where = app.room ? ` You will rejoin room ${app.room.code}.` : '';
+  let where = '';
+  if (app.room && app.serverStopped) where = ` The server shut down: room ${app.room.code} closed with it.`;
+  else if (app.room) where = ` You go back into room ${app.room.code} if it is still open.`;
   const secs = Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000));
   $('#banner-text').textContent = conn.status === 'connecting'
     ? `Reconnecting (attempt ${conn.attempt})…${where}`
@@ -363,7 +380,7 @@ window.addEventListener('pagehide', () => {
 const stored = localStorage.getItem(NICK_KEY);
 nicknameInput().value = stored || `Pilot-${Math.floor(100 + Math.random() * 900)}`;
 const codeInUrl = location.hash.slice(1).toUpperCase();
-if (/^[A-HJ-NP-Z2-9]{4}$/.test(codeInUrl)) byTestId('join-code').value = codeInUrl;
+if (proto.isRoomCode(codeInUrl)) byTestId('join-code').value = codeInUrl;
 act(() => {});
 
 /** For the curious and for tests: what the page sent and holds. */

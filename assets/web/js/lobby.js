@@ -1,7 +1,7 @@
 // The lobby: the create form with each game's settings, join by code,
 // quick join, and the live room list fed by the `lobby` channel.
 
-import { GAMES } from './protocol.js';
+import { CODE_LEN, GAMES, cleanCode } from './protocol.js';
 import { $, byTestId, h } from './dom.js';
 
 export class Lobby {
@@ -19,7 +19,9 @@ export class Lobby {
     byTestId('quick-join').addEventListener('click', () => this.actions.quickJoin(this.select.value));
     const code = byTestId('join-code');
     code.addEventListener('input', () => {
-      code.value = code.value.toUpperCase().replace(/[^A-Z0-9]/g, '');
+      const { code: clean, refused } = cleanCode(code.value);
+      code.value = clean.slice(0, CODE_LEN);
+      this.codeHint(refused);
     });
     $('#join-form').addEventListener('submit', (e) => {
       e.preventDefault();
@@ -27,6 +29,15 @@ export class Lobby {
     });
     byTestId('spectate').addEventListener('click', () => this.actions.join(code.value, true));
     this.renderSettings();
+  }
+
+  /** Under the code input: the rule, or which typed characters it broke. */
+  codeHint(refused) {
+    const hint = byTestId('code-hint');
+    hint.classList.toggle('bad', refused.length > 0);
+    hint.textContent = refused.length
+      ? `Codes never contain ${refused.map((c) => `“${c}”`).join(' or ')}: they use A–Z without I and O, and 2–9.`
+      : 'Four letters and digits: A–Z without I and O, and 2–9.';
   }
 
   renderSettings() {
@@ -50,6 +61,7 @@ export class Lobby {
   }
 
   setRooms(rooms) {
+    this.offline = false;
     this.rooms = new Map(rooms.map((r) => [r.code, r]));
     this.render();
   }
@@ -64,24 +76,62 @@ export class Lobby {
     this.render();
   }
 
+  /** The connection is gone: the rooms listed may be gone too (a stopped
+   *  server closes them all), so none is offered until the server lists
+   *  them again. */
+  setOffline() {
+    this.offline = true;
+    this.rooms.clear();
+    this.render();
+  }
+
+  /** Rows are keyed by room code and updated in place, so that a lobby
+   *  event changes only the row it concerns; only new rows animate in. */
   render() {
+    const list = byTestId('room-list');
     const rooms = [...this.rooms.values()].filter((r) => r.state !== 'closed');
     rooms.sort((a, b) => a.code.localeCompare(b.code));
-    const items = rooms.map((r) => {
-      const full = r.players >= r.max_players;
-      const watchers = r.spectators ? ` · ${r.spectators} watching` : '';
-      return h('li.room-item', { dataset: { code: r.code, game: r.game, state: r.state } },
-        h(`span.game-badge.${r.game}`, {}, GAMES[r.game]?.title ?? r.game),
-        h('div', {},
-          h('div.code', {}, r.code),
-          h('div.meta', {}, `${r.players}/${r.max_players} players · ${r.state}${watchers}`)),
-        h('div.buttons', {},
-          h('button.btn.small.primary', { type: 'button', disabled: full, onclick: () => this.actions.join(r.code, false) },
-            full ? 'Full' : 'Join'),
-          h('button.btn.small', { type: 'button', onclick: () => this.actions.join(r.code, true) }, 'Watch')));
+    const keep = new Set(rooms.map((r) => r.code));
+    for (const row of [...list.children]) {
+      if (!keep.has(row.dataset.code)) row.remove();
+    }
+    rooms.forEach((r, i) => {
+      let row = list.querySelector(`:scope > [data-code="${r.code}"]`);
+      if (!row) {
+        row = this.row(r);
+        row.classList.add('new');
+        row.addEventListener('animationend', () => row.classList.remove('new'), { once: true });
+      }
+      this.update(row, r);
+      // Moving a row would restart its animation: only misplaced ones move.
+      if (list.children[i] !== row) list.insertBefore(row, list.children[i] ?? null);
     });
-    byTestId('room-list').replaceChildren(...items);
-    $('#room-empty').hidden = rooms.length > 0;
+    const empty = $('#room-empty');
+    empty.hidden = rooms.length > 0;
+    empty.textContent = this.offline
+      ? 'Offline: open rooms are listed again once the connection is back.'
+      : 'No rooms yet. Create one!';
+    empty.classList.toggle('offline', Boolean(this.offline));
     $('#room-count').textContent = rooms.length ? String(rooms.length) : '';
+  }
+
+  /** A new row for room `r`; `update` fills what changes. */
+  row(r) {
+    return h('li.room-item', { dataset: { code: r.code } },
+      h(`span.game-badge.${r.game}`, {}, GAMES[r.game]?.title ?? r.game),
+      h('div', {}, h('div.code', {}, r.code), h('div.meta', {})),
+      h('div.buttons', {},
+        h('button.btn.small.primary.join', { type: 'button', onclick: () => this.actions.join(r.code, false) }),
+        h('button.btn.small', { type: 'button', onclick: () => this.actions.join(r.code, true) }, 'Watch')));
+  }
+
+  update(row, r) {
+    const full = r.players >= r.max_players;
+    const watchers = r.spectators ? ` · ${r.spectators} watching` : '';
+    Object.assign(row.dataset, { game: r.game, state: r.state });
+    row.querySelector('.meta').textContent = `${r.players}/${r.max_players} players · ${r.state}${watchers}`;
+    const join = row.querySelector('.join');
+    join.disabled = full;
+    join.textContent = full ? 'Full' : 'Join';
   }
 }

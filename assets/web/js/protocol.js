@@ -13,6 +13,25 @@ export const CHAT_MAX_CHARS = 280;
 export const CHAT_PER_SEC = 1;
 export const CHAT_BURST = 5;
 
+/** The characters of room codes, as shared/src/ids.rs `RoomCode::ALPHABET`:
+ *  no 0, 1, I or O, which read alike. */
+export const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+export const CODE_LEN = 4;
+
+/** Whether `text` (already upper-cased) is a well-formed room code. */
+export function isRoomCode(text) {
+  return text.length === CODE_LEN && [...text].every((c) => CODE_ALPHABET.includes(c));
+}
+
+/** Typed code text made a code's characters: upper-cased, without spaces
+ *  or punctuation; letters and digits no code holds are returned apart. */
+export function cleanCode(text) {
+  const typed = text.toUpperCase().replace(/[^A-Z0-9]/g, '');
+  const refused = [...new Set([...typed].filter((c) => !CODE_ALPHABET.includes(c)))];
+  const code = [...typed].filter((c) => CODE_ALPHABET.includes(c)).join('');
+  return { code, refused };
+}
+
 /** The games and the settings a room is created with (shared/src/trivia.rs,
  *  shared/src/asteroids.rs); every field is optional on the wire. */
 export const GAMES = {
