@@ -28,7 +28,7 @@ if [ ! -x "$work/venv/bin/wstest" ]; then
 fi
 
 cargo build --locked -p stadium-server
-target/debug/stadium-server --ws-echo --http-addr "127.0.0.1:$port" \
+"${CARGO_TARGET_DIR:-target}/debug/stadium-server" --ws-echo --http-addr "127.0.0.1:$port" \
     --quic-addr 127.0.0.1:0 >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT

@@ -881,15 +881,23 @@ mod tests {
         assert_eq!((results[1].choice, results[1].points), (None, 0));
     }
 
-    #[test]
-    fn late_joiners_play_from_the_next_question() {
-        let start = Instant::now();
+    /// A room of three seats with Ada and Bo seated, stepped once at
+    /// `start`: enough to start a match, with a seat left for a late
+    /// arrival.
+    fn two_of_three(start: Instant) -> TriviaGame {
         let mut settings = settings();
         settings.max_players = 3;
         let mut game = TriviaGame::new(settings, Arc::new(Pack::built_in()), 7).unwrap();
         game.player_joined(A, "Ada");
         game.player_joined(B, "Bo");
         step(&mut game, start);
+        game
+    }
+
+    #[test]
+    fn late_joiners_play_from_the_next_question() {
+        let start = Instant::now();
+        let mut game = two_of_three(start);
         game.command(A, GameCommand::Start, true, &mut Outbox::default());
         step(&mut game, start);
         game.player_joined(SessionId(3), "Cy");
@@ -985,12 +993,7 @@ mod tests {
             None,
             "an idle lobby has nothing to show"
         );
-        let mut settings = settings();
-        settings.max_players = 3;
-        let mut game = TriviaGame::new(settings, Arc::new(Pack::built_in()), 7).unwrap();
-        game.player_joined(A, "Ada");
-        game.player_joined(B, "Bo");
-        step(&mut game, start);
+        let mut game = two_of_three(start);
         let Some(Progress::Trivia(waiting)) = game.progress(start + Duration::from_secs(4)) else {
             panic!("a countdown runs");
         };
