@@ -18,7 +18,8 @@ pub mod runner;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,7 +35,9 @@ use crate::session::outbound::{Outbound, Outgoing};
 
 /// Commands a room's queue holds; at most this many wait between ticks.
 /// A full room of players sending inputs and acknowledgements fills a few
-/// dozen per tick; the queue is allocated up front, so it stays modest.
+/// dozen per tick. The queue grows as commands arrive rather than being
+/// allocated up front: a preallocated one of this size cost a room about
+/// 90 KB whether busy or idle.
 pub const COMMAND_QUEUE: usize = 1024;
 
 /// Chat lines a room broadcasts per tick; more are refused to their
@@ -235,18 +238,23 @@ pub struct RoomHandle {
     /// The address that session connected from; `None` for rooms opened
     /// without a connection (tests, fuzzing).
     pub creator_address: Option<IpAddr>,
-    commands: SyncSender<RoomCommand>,
+    commands: Sender<RoomCommand>,
+    /// Commands sent and not yet taken by the room, to bound the queue.
+    queued: Arc<AtomicUsize>,
 }
 
 impl RoomHandle {
     /// Queues a command without waiting. A full queue means the room is
     /// flooded; a closed one that it is gone.
     pub fn send(&self, command: RoomCommand) -> Result<(), ErrorCode> {
-        match self.commands.try_send(command) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(ErrorCode::RateLimited),
-            Err(TrySendError::Disconnected(_)) => Err(ErrorCode::RoomNotFound),
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= COMMAND_QUEUE {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(ErrorCode::RateLimited);
         }
+        self.commands.send(command).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            ErrorCode::RoomNotFound
+        })
     }
 
     /// A snapshot of the room's listing.
@@ -271,6 +279,8 @@ pub struct Room {
     code: RoomCode,
     game: Box<dyn Game>,
     commands: Receiver<RoomCommand>,
+    /// Shared with the handles: commands waiting in `commands`.
+    queued: Arc<AtomicUsize>,
     members: BTreeMap<SessionId, Seat>,
     host: Option<SessionId>,
     info: Arc<Mutex<RoomInfo>>,
@@ -303,7 +313,8 @@ impl Room {
         policy: RoomPolicy,
         now: Instant,
     ) -> (Room, RoomHandle) {
-        let (tx, rx) = std::sync::mpsc::sync_channel(COMMAND_QUEUE);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
         let info = RoomInfo {
             code: code.clone(),
             game: game.kind(),
@@ -321,11 +332,13 @@ impl Room {
             creator: host,
             creator_address: None,
             commands: tx,
+            queued: queued.clone(),
         };
         let room = Room {
             code,
             game,
             commands: rx,
+            queued,
             members: BTreeMap::new(),
             // The creator becomes host by joining as the first player.
             host: None,
@@ -378,6 +391,7 @@ impl Room {
     pub fn tick(&mut self, now: Instant) {
         self.chat_this_tick = 0;
         while let Ok(command) = self.commands.try_recv() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
             self.apply(command, now);
         }
         self.tick = self.tick.next();

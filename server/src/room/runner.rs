@@ -316,6 +316,42 @@ mod tests {
         runner.shutdown();
         lobby.shutdown();
     }
+
+    #[tokio::test]
+    async fn a_room_queues_at_most_its_bound_of_commands_between_ticks() {
+        let limits = crate::lobby::RoomLimits {
+            total: 10,
+            per_session: 10,
+            per_address: 10,
+            players_per_room: 4,
+        };
+        let policy = RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 1 << 16);
+        let lobby = Lobby::new(
+            RoomRunner::start(1),
+            Arc::new(Pack::built_in()),
+            limits,
+            policy,
+        );
+        let game = Box::new(Ticker {
+            ticks: Arc::new(AtomicU32::new(0)),
+            panic_at: None,
+        });
+        let code = RoomCode::parse("FULL").unwrap();
+        let (mut room, handle) = Room::new(code, game, SessionId(1), lobby, policy, Instant::now());
+        let leave = || RoomCommand::Leave {
+            session: SessionId(9),
+        };
+        for _ in 0..crate::room::COMMAND_QUEUE {
+            assert_eq!(handle.send(leave()), Ok(()));
+        }
+        // A flooded room refuses more, and takes them again once its tick
+        // has drained the queue.
+        assert_eq!(handle.send(leave()), Err(ErrorCode::RateLimited));
+        room.tick(Instant::now());
+        assert_eq!(handle.send(leave()), Ok(()));
+        drop(room);
+        assert_eq!(handle.send(leave()), Err(ErrorCode::RoomNotFound));
+    }
 }
 
 #[cfg(test)]
