@@ -61,8 +61,19 @@ pub async fn serve<R: Reader>(
         // Read on until the peer answers the close (a WebSocket close
         // frame) or goes: a socket closed with unread input is reset, and
         // a reset can discard the last words before the peer reads them.
+        // Only what a peer has in flight is worth reading: a flooder that
+        // keeps sending after its kick is hung up on once it passes a
+        // small budget, not read for free until the timeout.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            while !matches!(reader.recv().await, Incoming::Closed) {}
+            let (mut messages, mut bytes) = (0, 0);
+            while messages < DRAIN_MESSAGES && bytes < DRAIN_BYTES {
+                match reader.recv().await {
+                    Incoming::Closed => break,
+                    Incoming::Message(payload, _) => bytes += payload.len(),
+                    Incoming::TooLarge | Incoming::Control => {}
+                }
+                messages += 1;
+            }
         })
         .await;
     }
@@ -213,6 +224,17 @@ pub(crate) async fn refuse(outbound: Outbound, refusal: Refusal, writer: JoinHan
 
 /// How long a closing connection may take to flush its last messages.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Messages (control frames included) read from a peer after the server
+/// closed its connection, waiting for its answer: what a burst that got
+/// the peer kicked may still have in flight, so that it can read why. A
+/// flood that goes on past it is hung up on (its unread input resets the
+/// connection), at a cost of a few milliseconds, not of the whole timeout.
+const DRAIN_MESSAGES: usize = 4096;
+
+/// Bytes of messages read from a peer after the server closed its
+/// connection.
+const DRAIN_BYTES: usize = 1024 * 1024;
 
 /// What a writer sends before closing a kicked connection: what is still
 /// queued (the final error among it), or, for a client kicked for reading
