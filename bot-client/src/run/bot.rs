@@ -68,6 +68,9 @@ enum End {
     Closed,
     /// The chaos drop is due: the bot abandons the connection.
     Chaos,
+    /// The room the bot was told to join (`--room`) is not open: nothing
+    /// to wait for.
+    NoRoom,
 }
 
 /// Why a bot never got in.
@@ -141,7 +144,7 @@ impl Bot {
             }
         };
         match end {
-            End::Deadline => {
+            End::Deadline | End::NoRoom => {
                 bump(&counts.finished);
                 sender.close().await;
             }
@@ -275,7 +278,12 @@ impl Bot {
                 incoming = receive(receiver, self.probe) => {
                     bump(&self.shared.counts.messages);
                     match incoming {
-                        Ok(Received::Message(msg)) => player.on_message(msg, &mut outbox),
+                        Ok(Received::Message(msg)) => {
+                            player.on_message(msg, &mut outbox);
+                            if player.no_room {
+                                return End::NoRoom;
+                            }
+                        }
                         Ok(Received::Snapshot(header)) => player.on_header(header, &mut outbox),
                         Err(ClientError::Closed) => return End::Closed,
                         Err(err) => player.client_error(&err),
@@ -428,6 +436,8 @@ struct Player {
     is_creator: bool,
     rng: StdRng,
     room: Option<RoomCode>,
+    /// The `--room` to join is not open; the bot stops.
+    no_room: bool,
     room_state: RoomState,
     /// Seated players of the room, this bot included.
     players: HashSet<SessionId>,
@@ -490,6 +500,7 @@ impl Player {
             is_creator: bot.group.claim_creator(),
             rng,
             room: None,
+            no_room: false,
             room_state: RoomState::Lobby,
             players: HashSet::new(),
             start_requested: false,
@@ -555,7 +566,18 @@ impl Player {
                 }
             }
             ServerMsg::Error { code, message } => {
-                if self.is_creator && self.room.is_none() {
+                let joining = self
+                    .shared
+                    .config
+                    .room
+                    .as_ref()
+                    .filter(|_| self.room.is_none());
+                if let Some(room) = joining.filter(|_| code == ErrorCode::RoomNotFound) {
+                    // Told to join a room that is not open: give up now
+                    // rather than idle until the deadline.
+                    tracing::warn!(bot = self.index, %room, message, "no open room has that code");
+                    self.no_room = true;
+                } else if self.is_creator && self.room.is_none() {
                     // The whole group waits on this room; say why it is not coming.
                     tracing::warn!(bot = self.index, %code, message, "could not open a room");
                 } else {
