@@ -181,16 +181,27 @@ fn step_due(scheduled: &mut Scheduled) {
     }
 }
 
+/// A lobby for rooms made by hand in tests, with its own runner.
+#[cfg(test)]
+fn test_lobby(policy: crate::room::RoomPolicy) -> std::sync::Arc<crate::lobby::Lobby> {
+    let limits = crate::lobby::RoomLimits {
+        total: 10,
+        per_session: 10,
+        per_address: 10,
+        players_per_room: 200,
+    };
+    let pack = std::sync::Arc::new(stadium_shared::trivia::pack::Pack::built_in());
+    crate::lobby::Lobby::new(RoomRunner::start(1), pack, limits, policy)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
     use std::sync::atomic::AtomicU32;
 
-    use stadium_shared::trivia::pack::Pack;
     use stadium_shared::{GameKind, Role, RoomCode, RoomState, ServerMsg, SessionId, Tick};
 
     use super::*;
-    use crate::lobby::Lobby;
     use crate::room::{Game, GameCommand, Outbox, RoomCommand, RoomPolicy};
     use crate::session::outbound::Outbound;
 
@@ -226,18 +237,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_room_ends_alone_and_tells_its_players() {
-        let limits = crate::lobby::RoomLimits {
-            total: 10,
-            per_session: 10,
-            per_address: 10,
-            players_per_room: 200,
-        };
-        let lobby = Lobby::new(
-            RoomRunner::start(1),
-            Arc::new(Pack::built_in()),
-            limits,
-            RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 64),
-        );
+        let lobby = test_lobby(RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 64));
         let runner = RoomRunner::start(1);
         let (broken_ticks, healthy_ticks) =
             (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
@@ -319,19 +319,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_room_queues_at_most_its_bound_of_commands_between_ticks() {
-        let limits = crate::lobby::RoomLimits {
-            total: 10,
-            per_session: 10,
-            per_address: 10,
-            players_per_room: 4,
-        };
         let policy = RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 1 << 16);
-        let lobby = Lobby::new(
-            RoomRunner::start(1),
-            Arc::new(Pack::built_in()),
-            limits,
-            policy,
-        );
+        let lobby = test_lobby(policy);
         let game = Box::new(Ticker {
             ticks: Arc::new(AtomicU32::new(0)),
             panic_at: None,
@@ -358,11 +347,9 @@ mod tests {
 mod stall_tests {
     use std::sync::{Arc, Mutex};
 
-    use stadium_shared::trivia::pack::Pack;
     use stadium_shared::{GameKind, RoomCode, RoomState, SessionId, Tick};
 
     use super::*;
-    use crate::lobby::Lobby;
     use crate::room::{Game, GameCommand, Outbox, RoomPolicy};
 
     /// Records when each tick ran; tick 5 stalls the thread for `stall`,
@@ -409,19 +396,8 @@ mod stall_tests {
     #[test]
     fn c21_after_a_stall_a_room_catches_up_at_most_the_cap_then_skips_and_counts_it() {
         let stall = Duration::from_millis(500);
-        let limits = crate::lobby::RoomLimits {
-            total: 10,
-            per_session: 10,
-            per_address: 10,
-            players_per_room: 4,
-        };
         let policy = RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 1 << 16);
-        let lobby = Lobby::new(
-            RoomRunner::start(1),
-            Arc::new(Pack::built_in()),
-            limits,
-            policy,
-        );
+        let lobby = test_lobby(policy);
         let steps = Arc::new(Mutex::new(Vec::new()));
         let game = Box::new(Stalling {
             steps: steps.clone(),
