@@ -101,9 +101,20 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T, De
     }
 }
 
+/// What a JSON client message looks like, for a sender whose message was
+/// some other JSON value (an array, a number), of which serde's own error
+/// says only where it stopped.
+const JSON_SHAPE: &str = "a message is a JSON object naming its kind, such as \
+    {\"ping\": {\"nonce\": 1}}, or a string for one without fields, such as \"list_rooms\"";
+
 /// Decodes and validates a message from a client.
 pub fn decode_client(bytes: &[u8], format: Format) -> Result<ClientMsg, DecodeError> {
-    let msg: ClientMsg = decode(bytes, format)?;
+    let msg: ClientMsg = decode(bytes, format).map_err(|err| match err {
+        DecodeError::Malformed(detail) if format == Format::Json && !shaped_like_message(bytes) => {
+            DecodeError::Malformed(format!("{JSON_SHAPE} ({detail})"))
+        }
+        err => err,
+    })?;
     if let ClientMsg::Input(input) = &msg {
         input.validate().map_err(DecodeError::InvalidInput)?;
     }
@@ -115,9 +126,31 @@ pub fn decode_server(bytes: &[u8], format: Format) -> Result<ServerMsg, DecodeEr
     decode(bytes, format)
 }
 
+/// Whether JSON bytes open as a message does: an object or a string.
+fn shaped_like_message(bytes: &[u8]) -> bool {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    matches!(first, Some(b'{' | b'"'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_of_the_wrong_shape_is_told_what_a_message_looks_like() {
+        for wrong in [&b"[1,2,3]"[..], b"42", b"null", b" true"] {
+            let err = decode_client(wrong, Format::Json).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::Malformed);
+            assert!(
+                err.to_string().contains("a JSON object naming its kind"),
+                "{err}"
+            );
+        }
+        // An object that names no message keeps serde's own words.
+        let err = decode_client(br#"{"dance": {}}"#, Format::Json).unwrap_err();
+        assert!(!err.to_string().contains("naming its kind"), "{err}");
+        assert!(err.to_string().contains("dance"), "{err}");
+    }
     use crate::msg::{Event, GameSettings, Input, OpenQuestion, TriviaEvent};
     use crate::trivia::{Difficulty, TriviaSettings};
     use crate::{Channel, RoomCode, SessionId};
