@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Wire, connect, join, next, within};
+use common::{Wire, connect, join, next, spectate, within};
 use stadium_bot::Client;
 use stadium_shared::asteroids::{AsteroidsEvent, AsteroidsSettings};
 use stadium_shared::snapshot::SnapshotBuffer;
@@ -255,22 +255,7 @@ async fn spectators_watch_full_snapshots_and_cannot_fly() {
     let room = create_arena(&mut pilot, AsteroidsSettings::default()).await;
     join(&mut pilot, room.code.as_str()).await;
     let (mut watcher, watcher_id) = connect(&server, Wire::WsJson, "Watcher").await;
-    let watch = ClientMsg::JoinRoom {
-        code: room.code.to_string(),
-        spectate: true,
-    };
-    watcher.send(&watch).await.expect("send join");
-    let joined = next(&mut watcher, "joined", |m| {
-        matches!(m, ServerMsg::Joined { .. })
-    })
-    .await;
-    assert!(matches!(
-        joined,
-        ServerMsg::Joined {
-            role: stadium_shared::Role::Spectator,
-            ..
-        }
-    ));
+    spectate(&mut watcher, room.code.as_str()).await;
 
     for _ in 0..5 {
         let snapshot = first_snapshot(&mut watcher).await;

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::raw_ws::{self, RawWs};
-use common::{Wire, connect, create_room, join, next, within};
+use common::{Wire, connect, create_room, join, metric, next, within};
 use stadium_shared::asteroids::AsteroidsSettings;
 use stadium_shared::codec::{self, Format};
 use stadium_shared::{ClientMsg, ErrorCode, GameSettings, Input, PROTOCOL_VERSION, ServerMsg};
@@ -29,18 +29,6 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
         }
     })
     .await;
-}
-
-async fn metric(server: &stadium_server::Server, name: &str) -> f64 {
-    let body = reqwest::get(format!("http://{}/metrics", server.http_addr()))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body");
-    body.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 async fn pong(client: &mut stadium_bot::Client, nonce: u64) {

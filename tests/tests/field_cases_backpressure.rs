@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::raw_ws::RawWs;
-use common::{Wire, connect, create_room, create_trivia, join, next, quick_trivia, within};
+use common::{Wire, connect, create_room, create_trivia, join, metric, next, quick_trivia, within};
 use stadium_shared::asteroids::AsteroidsSettings;
 use stadium_shared::codec::{self, Format};
 use stadium_shared::{
@@ -21,18 +21,6 @@ fn arena(max_players: u16) -> GameSettings {
         rocks_per_wave: 0,
         ..AsteroidsSettings::default()
     })
-}
-
-async fn metric(server: &stadium_server::Server, name: &str) -> f64 {
-    let body = reqwest::get(format!("http://{}/metrics", server.http_addr()))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body");
-    body.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,44 +9,17 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Wire, connect, create_room, join, next, within};
+use common::{Wire, connect, create_room, join, metric, next, spectate, within};
 use stadium_bot::Client;
 use stadium_shared::asteroids::AsteroidsSettings;
-use stadium_shared::{ClientMsg, GameSettings, Role, ServerMsg, Tick};
+use stadium_shared::{GameSettings, ServerMsg, Tick};
 
 /// Ticks each measurement spans, at 30 Hz about two seconds.
 const WINDOW: i32 = 60;
 
-/// One sample of `name` (with its labels, as rendered) from `/metrics`.
-async fn metric(server: &stadium_server::Server, name: &str) -> u64 {
-    let url = format!("http://{}/metrics", server.http_addr());
-    let body = reqwest::get(url).await.expect("GET /metrics");
-    let text = body.text().await.expect("metrics text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .map_or(0, |value| {
-            value.trim().parse::<f64>().expect("a number") as u64
-        })
-}
-
 async fn watch(server: &stadium_server::Server, wire: Wire, code: &str) -> Client {
     let (mut watcher, _) = connect(server, wire, "Watcher").await;
-    let join = ClientMsg::JoinRoom {
-        code: code.to_owned(),
-        spectate: true,
-    };
-    watcher.send(&join).await.expect("send join");
-    let joined = next(&mut watcher, "joined", |m| {
-        matches!(m, ServerMsg::Joined { .. })
-    })
-    .await;
-    assert!(matches!(
-        joined,
-        ServerMsg::Joined {
-            role: Role::Spectator,
-            ..
-        }
-    ));
+    spectate(&mut watcher, code).await;
     watcher
 }
 
@@ -87,11 +60,16 @@ async fn measure(
 ) -> Measured {
     const TICKS: &str = "stadium_ticks_total{game=\"asteroids\"}";
     const ENCODES: &str = "stadium_spectator_snapshot_encodes_total";
-    let (ticks_before, encodes_before) =
-        (metric(server, TICKS).await, metric(server, ENCODES).await);
+    let (ticks_before, encodes_before) = (
+        metric(server, TICKS).await as u64,
+        metric(server, ENCODES).await as u64,
+    );
     let windows = futures_util::future::join_all(watchers.iter_mut().map(watch_window));
     let windows = within("every spectator's window", windows).await;
-    let (ticks_after, encodes_after) = (metric(server, TICKS).await, metric(server, ENCODES).await);
+    let (ticks_after, encodes_after) = (
+        metric(server, TICKS).await as u64,
+        metric(server, ENCODES).await as u64,
+    );
     // Every snapshot a watcher received was encoded once for its format;
     // watchers of one format share the encodes of the ticks they all saw.
     let mut received = BTreeSet::new();

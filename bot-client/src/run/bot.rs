@@ -165,41 +165,45 @@ impl Bot {
         if Instant::now() >= self.deadline {
             return Err(Failure::Timeout);
         }
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("the connect semaphore is never closed");
-        let config = &self.shared.config;
-        let attempt = async {
-            let mut client =
-                Client::connect_via(&config.url, &config.connect, self.endpoints.as_ref()).await?;
-            let welcome = client.greet(&format!("bot-{}", self.index)).await?;
-            Ok::<_, Failure>((client, welcome))
-        };
-        let limit = (Instant::now() + CONNECT_TIMEOUT).min(self.deadline);
-        tokio::time::timeout_at(limit, attempt)
-            .await
-            .unwrap_or(Err(Failure::Timeout))
+        self.dial(Some(self.deadline), async |client, nickname| {
+            client.greet(nickname).await
+        })
+        .await
     }
 
     /// Takes the session back on a new connection, naming the newest room
     /// event seen; returns the client and the server's `resumed`.
     async fn resume(&self, welcome: &Welcome, last: u64) -> Result<(Client, ServerMsg), Failure> {
+        self.dial(None, async |client, nickname| {
+            client.resume(nickname, welcome, last).await
+        })
+        .await
+    }
+
+    /// Opens a connection (one of the connect semaphore's at a time) and
+    /// opens its session with `open`, within the connect timeout and
+    /// before `deadline` if there is one.
+    async fn dial<T>(
+        &self,
+        deadline: Option<Instant>,
+        open: impl AsyncFnOnce(&mut Client, &str) -> Result<T, ClientError>,
+    ) -> Result<(Client, T), Failure> {
         let _permit = self
             .permits
             .acquire()
             .await
             .expect("the connect semaphore is never closed");
         let config = &self.shared.config;
+        let nickname = format!("bot-{}", self.index);
         let attempt = async {
             let mut client =
                 Client::connect_via(&config.url, &config.connect, self.endpoints.as_ref()).await?;
-            let nickname = format!("bot-{}", self.index);
-            let reply = client.resume(&nickname, welcome, last).await?;
-            Ok::<_, Failure>((client, reply))
+            let opened = open(&mut client, &nickname).await?;
+            Ok::<_, Failure>((client, opened))
         };
-        tokio::time::timeout(CONNECT_TIMEOUT, attempt)
+        let soon = Instant::now() + CONNECT_TIMEOUT;
+        let limit = deadline.map_or(soon, |deadline| soon.min(deadline));
+        tokio::time::timeout_at(limit, attempt)
             .await
             .unwrap_or(Err(Failure::Timeout))
     }

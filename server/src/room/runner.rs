@@ -181,39 +181,51 @@ fn step_due(scheduled: &mut Scheduled) {
     }
 }
 
-/// A lobby for rooms made by hand in tests, with its own runner.
+/// What the tests of this file build rooms from.
 #[cfg(test)]
-fn test_lobby(policy: crate::room::RoomPolicy) -> std::sync::Arc<crate::lobby::Lobby> {
-    let limits = crate::lobby::RoomLimits {
-        total: 10,
-        per_session: 10,
-        per_address: 10,
-        players_per_room: 200,
-    };
-    let pack = std::sync::Arc::new(stadium_shared::trivia::pack::Pack::built_in());
-    crate::lobby::Lobby::new(RoomRunner::start(1), pack, limits, policy)
-}
+mod test_support {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
 
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicU32;
+    use stadium_shared::trivia::pack::Pack;
+    use stadium_shared::{GameKind, RoomState, SessionId, Tick};
 
-    use stadium_shared::{GameKind, Role, RoomCode, RoomState, ServerMsg, SessionId, Tick};
+    use super::RoomRunner;
+    use crate::lobby::{Lobby, RoomLimits};
+    use crate::room::{Game, GameCommand, Outbox, RoomPolicy};
 
-    use super::*;
-    use crate::room::{Game, GameCommand, Outbox, RoomCommand, RoomPolicy};
-    use crate::session::outbound::Outbound;
+    /// When each tick ran, in order.
+    pub type Steps = Arc<Mutex<Vec<(Tick, Instant)>>>;
 
-    /// Counts its ticks, and panics on the tick `panic_at` if given.
-    struct Ticker {
-        ticks: Arc<AtomicU32>,
-        panic_at: Option<u32>,
+    /// A game of 100 ticks a second that records when each of its ticks
+    /// ran, and can misbehave on one: panic there (a bug in one room's
+    /// game), or stall its thread (a paused process, an overloaded machine).
+    pub struct Scripted {
+        pub kind: GameKind,
+        pub steps: Steps,
+        /// The tick, counted from 1, that panics.
+        pub panic_at: Option<usize>,
+        /// The tick, counted from 1, that stalls, and for how long.
+        pub stall_at: Option<(usize, Duration)>,
     }
 
-    impl Game for Ticker {
+    impl Scripted {
+        /// A well-behaved one, and its record of ticks.
+        pub fn new(kind: GameKind) -> (Self, Steps) {
+            let steps = Steps::default();
+            let game = Self {
+                kind,
+                steps: steps.clone(),
+                panic_at: None,
+                stall_at: None,
+            };
+            (game, steps)
+        }
+    }
+
+    impl Game for Scripted {
         fn kind(&self) -> GameKind {
-            GameKind::Asteroids
+            self.kind
         }
         fn tick_hz(&self) -> u32 {
             100
@@ -227,38 +239,71 @@ mod tests {
         fn player_joined(&mut self, _: SessionId, _: &str) {}
         fn player_left(&mut self, _: SessionId) {}
         fn command(&mut self, _: SessionId, _: GameCommand, _: bool, _: &mut Outbox) {}
-        fn step(&mut self, _: Tick, _: Instant, _: &mut Outbox) {
-            let ticks = self.ticks.fetch_add(1, Ordering::SeqCst) + 1;
+        fn step(&mut self, tick: Tick, _: Instant, _: &mut Outbox) {
+            let ticks = {
+                let mut steps = self.steps.lock().unwrap();
+                steps.push((tick, Instant::now()));
+                steps.len()
+            };
             if self.panic_at == Some(ticks) {
                 panic!("a bug in one room's game");
             }
+            if let Some((at, stall)) = self.stall_at
+                && at == ticks
+            {
+                std::thread::sleep(stall);
+            }
         }
     }
+
+    /// A lobby for rooms made by hand, with its own runner.
+    pub fn test_lobby(policy: RoomPolicy) -> Arc<Lobby> {
+        let limits = RoomLimits {
+            total: 10,
+            per_session: 10,
+            per_address: 10,
+            players_per_room: 200,
+        };
+        Lobby::new(
+            RoomRunner::start(1),
+            Arc::new(Pack::built_in()),
+            limits,
+            policy,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stadium_shared::{GameKind, Role, RoomCode, RoomState, ServerMsg, SessionId};
+
+    use super::test_support::{self, Scripted, test_lobby};
+    use super::*;
+    use crate::room::{RoomCommand, RoomPolicy};
+    use crate::session::outbound::Outbound;
 
     #[tokio::test]
     async fn a_panicking_room_ends_alone_and_tells_its_players() {
         let lobby = test_lobby(RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 64));
         let runner = RoomRunner::start(1);
-        let (broken_ticks, healthy_ticks) =
-            (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
         let host = SessionId(1);
-        let room = |code: &str, ticks: &Arc<AtomicU32>, panic_at| {
-            let game = Box::new(Ticker {
-                ticks: ticks.clone(),
-                panic_at,
-            });
+        let room = |code: &str, panic_at| {
+            let (mut game, steps) = Scripted::new(GameKind::Asteroids);
+            game.panic_at = panic_at;
             let code = RoomCode::parse(code).unwrap();
-            Room::new(
+            let room = Room::new(
                 code,
-                game,
+                Box::new(game),
                 host,
                 lobby.clone(),
                 RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 64),
                 Instant::now(),
-            )
+            );
+            (room, steps)
         };
-        let (broken, broken_handle) = room("BRKN", &broken_ticks, Some(20));
-        let (healthy, healthy_handle) = room("GREN", &healthy_ticks, None);
+        let ((broken, broken_handle), broken_steps) = room("BRKN", Some(20));
+        let ((healthy, healthy_handle), healthy_steps) = room("GREN", None);
+        let ticks = |steps: &test_support::Steps| steps.lock().unwrap().len();
 
         // A player in each room.
         let mut players = Vec::new();
@@ -299,19 +344,15 @@ mod tests {
         assert_eq!(broken_handle.info().state, RoomState::Closed);
 
         // The other room on the same thread keeps its tick.
-        let at_failure = healthy_ticks.load(Ordering::SeqCst);
+        let at_failure = ticks(&healthy_steps);
         tokio::time::timeout(Duration::from_secs(30), async {
-            while healthy_ticks.load(Ordering::SeqCst) < at_failure + 10 {
+            while ticks(&healthy_steps) < at_failure + 10 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })
         .await
         .expect("the healthy room goes on ticking");
-        assert_eq!(
-            broken_ticks.load(Ordering::SeqCst),
-            20,
-            "no tick after the panic"
-        );
+        assert_eq!(ticks(&broken_steps), 20, "no tick after the panic");
         assert_ne!(healthy_handle.info().state, RoomState::Closed);
         runner.shutdown();
         lobby.shutdown();
@@ -321,12 +362,16 @@ mod tests {
     async fn a_room_queues_at_most_its_bound_of_commands_between_ticks() {
         let policy = RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 1 << 16);
         let lobby = test_lobby(policy);
-        let game = Box::new(Ticker {
-            ticks: Arc::new(AtomicU32::new(0)),
-            panic_at: None,
-        });
+        let (game, _) = Scripted::new(GameKind::Asteroids);
         let code = RoomCode::parse("FULL").unwrap();
-        let (mut room, handle) = Room::new(code, game, SessionId(1), lobby, policy, Instant::now());
+        let (mut room, handle) = Room::new(
+            code,
+            Box::new(game),
+            SessionId(1),
+            lobby,
+            policy,
+            Instant::now(),
+        );
         let leave = || RoomCommand::Leave {
             session: SessionId(9),
         };
@@ -345,45 +390,11 @@ mod tests {
 
 #[cfg(test)]
 mod stall_tests {
-    use std::sync::{Arc, Mutex};
+    use stadium_shared::{GameKind, RoomCode, SessionId};
 
-    use stadium_shared::{GameKind, RoomCode, RoomState, SessionId, Tick};
-
+    use super::test_support::{Scripted, test_lobby};
     use super::*;
-    use crate::room::{Game, GameCommand, Outbox, RoomPolicy};
-
-    /// Records when each tick ran; tick 5 stalls the thread for `stall`,
-    /// as a paused process or an overloaded machine would.
-    struct Stalling {
-        steps: Arc<Mutex<Vec<(Tick, Instant)>>>,
-        stall: Duration,
-    }
-
-    impl Game for Stalling {
-        fn kind(&self) -> GameKind {
-            GameKind::Trivia
-        }
-        fn tick_hz(&self) -> u32 {
-            100
-        }
-        fn max_players(&self) -> u16 {
-            4
-        }
-        fn state(&self) -> RoomState {
-            RoomState::Running
-        }
-        fn player_joined(&mut self, _: SessionId, _: &str) {}
-        fn player_left(&mut self, _: SessionId) {}
-        fn command(&mut self, _: SessionId, _: GameCommand, _: bool, _: &mut Outbox) {}
-        fn step(&mut self, tick: Tick, _: Instant, _: &mut Outbox) {
-            let mut steps = self.steps.lock().unwrap();
-            steps.push((tick, Instant::now()));
-            if steps.len() == 5 {
-                drop(steps);
-                std::thread::sleep(self.stall);
-            }
-        }
-    }
+    use crate::room::RoomPolicy;
 
     fn skipped_total() -> u64 {
         let text = crate::metrics::get().render();
@@ -398,15 +409,13 @@ mod stall_tests {
         let stall = Duration::from_millis(500);
         let policy = RoomPolicy::new(Duration::from_secs(60), Duration::ZERO, 1 << 16);
         let lobby = test_lobby(policy);
-        let steps = Arc::new(Mutex::new(Vec::new()));
-        let game = Box::new(Stalling {
-            steps: steps.clone(),
-            stall,
-        });
+        // Trivia, so that the skipped ticks counted are this room's alone.
+        let (mut game, steps) = Scripted::new(GameKind::Trivia);
+        game.stall_at = Some((5, stall));
         let code = RoomCode::parse("STLL").unwrap();
         let (room, _handle) = Room::new(
             code,
-            game,
+            Box::new(game),
             SessionId(1),
             lobby.clone(),
             policy,

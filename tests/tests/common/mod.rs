@@ -12,7 +12,7 @@ use std::time::Duration;
 use stadium_bot::{Client, ConnectOptions};
 use stadium_server::{Config, Server};
 use stadium_shared::trivia::TriviaSettings;
-use stadium_shared::{ClientMsg, GameSettings, RoomInfo, ServerMsg, SessionId};
+use stadium_shared::{ClientMsg, GameSettings, Role, RoomInfo, ServerMsg, SessionId};
 
 /// Longest any single step of a test may take before it fails. Generous:
 /// tests wait for events, and a loaded CI machine is slow, not broken.
@@ -133,6 +133,40 @@ pub async fn join(client: &mut Client, code: &str) {
         matches!(reply, ServerMsg::Joined { .. }),
         "joining {code}: {reply:?}"
     );
+}
+
+/// Joins the room `code` as a spectator and checks the role it was given.
+pub async fn spectate(client: &mut Client, code: &str) {
+    let join = ClientMsg::JoinRoom {
+        code: code.to_owned(),
+        spectate: true,
+    };
+    client.send(&join).await.expect("send join");
+    let reply = next(client, "join reply", |m| {
+        matches!(m, ServerMsg::Joined { .. } | ServerMsg::Error { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            reply,
+            ServerMsg::Joined {
+                role: Role::Spectator,
+                ..
+            }
+        ),
+        "watching {code}: {reply:?}"
+    );
+}
+
+/// One sample of `name` (with its labels, as rendered) from the server's
+/// `/metrics`, or 0 if it has none yet.
+pub async fn metric(server: &Server, name: &str) -> f64 {
+    let url = format!("http://{}/metrics", server.http_addr());
+    let body = reqwest::get(url).await.expect("GET /metrics");
+    let text = body.text().await.expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.trim().parse().expect("a number"))
 }
 
 /// Short trivia settings for tests: `questions` questions, the room starts
