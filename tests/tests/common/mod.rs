@@ -120,15 +120,7 @@ pub async fn create_trivia(client: &mut Client, settings: TriviaSettings) -> Roo
 
 /// Joins the room with `code` as a player and waits to be seated.
 pub async fn join(client: &mut Client, code: &str) {
-    let join = ClientMsg::JoinRoom {
-        code: code.to_owned(),
-        spectate: false,
-    };
-    client.send(&join).await.expect("send join");
-    let reply = next(client, "join reply", |m| {
-        matches!(m, ServerMsg::Joined { .. } | ServerMsg::Error { .. })
-    })
-    .await;
+    let reply = enter(client, code, false).await;
     assert!(
         matches!(reply, ServerMsg::Joined { .. }),
         "joining {code}: {reply:?}"
@@ -137,15 +129,7 @@ pub async fn join(client: &mut Client, code: &str) {
 
 /// Joins the room `code` as a spectator and checks the role it was given.
 pub async fn spectate(client: &mut Client, code: &str) {
-    let join = ClientMsg::JoinRoom {
-        code: code.to_owned(),
-        spectate: true,
-    };
-    client.send(&join).await.expect("send join");
-    let reply = next(client, "join reply", |m| {
-        matches!(m, ServerMsg::Joined { .. } | ServerMsg::Error { .. })
-    })
-    .await;
+    let reply = enter(client, code, true).await;
     assert!(
         matches!(
             reply,
@@ -156,6 +140,19 @@ pub async fn spectate(client: &mut Client, code: &str) {
         ),
         "watching {code}: {reply:?}"
     );
+}
+
+/// Asks to join `code` and returns the answer: joined or an error.
+async fn enter(client: &mut Client, code: &str, spectate: bool) -> ServerMsg {
+    let join = ClientMsg::JoinRoom {
+        code: code.to_owned(),
+        spectate,
+    };
+    client.send(&join).await.expect("send join");
+    next(client, "join reply", |m| {
+        matches!(m, ServerMsg::Joined { .. } | ServerMsg::Error { .. })
+    })
+    .await
 }
 
 /// One sample of `name` (with its labels, as rendered) from the server's
