@@ -13,11 +13,13 @@
 
 use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use stadium_shared::codec::{self, Format};
 use stadium_shared::{ErrorCode, ServerMsg};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 /// A message on its way to one or more sessions.
 #[derive(Debug)]
@@ -87,59 +89,16 @@ impl Outgoing {
     }
 }
 
-/// Why a connection is being closed by the server.
-#[derive(Debug, Default)]
-pub struct Kick {
-    reason: AtomicU16,
-    notify: Notify,
-}
-
-impl Kick {
-    /// Asks the session's writer to close the connection with `reason`.
-    /// The first reason given wins.
-    pub fn kick(&self, reason: ErrorCode) {
-        if self
-            .reason
-            .compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            self.notify.notify_one();
-        }
-    }
-
-    /// The reason, once kicked.
-    pub fn reason(&self) -> Option<ErrorCode> {
-        ErrorCode::try_from(self.reason.load(Ordering::Acquire)).ok()
-    }
-
-    /// Resolves once [`Kick::kick`] has been called.
-    pub async fn kicked(&self) -> ErrorCode {
-        loop {
-            let notified = self.notify.notified();
-            if let Some(reason) = self.reason() {
-                return reason;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// The newest snapshot not yet written.
-#[derive(Debug, Default)]
-struct Latest {
-    slot: Mutex<Option<Arc<Outgoing>>>,
-    ready: Notify,
-    /// Snapshots replaced before they were written.
-    replaced: AtomicU64,
-}
-
-impl Latest {
-    fn take(&self) -> Option<Arc<Outgoing>> {
-        self.slot
-            .lock()
-            .expect("snapshot slot lock is never poisoned")
-            .take()
-    }
+/// What a session's writer does next.
+#[derive(Debug)]
+pub enum Next {
+    /// Writes this message.
+    Send(Arc<Outgoing>),
+    /// Closes the connection with this reason (what is still queued is
+    /// for [`OutboundRx::try_recv`]).
+    Kicked(ErrorCode),
+    /// Stops: every sender is gone and nothing is left to write.
+    Closed,
 }
 
 /// Bytes a queued message is charged beyond its encoding: its share of
@@ -147,15 +106,37 @@ impl Latest {
 /// too.
 const QUEUED_OVERHEAD: usize = 64;
 
-/// How many bytes are queued, against the limit.
+/// What both halves of a session's queue share: the newest snapshot not
+/// yet written, the kick, the byte budget, and the one waker (the
+/// writer's) that a new snapshot or a kick wakes. Queued messages wake the
+/// writer through their channel.
 #[derive(Debug)]
-struct Budget {
+struct Shared {
+    /// The newest snapshot not yet written.
+    snapshot: Mutex<Option<Arc<Outgoing>>>,
+    /// Snapshots replaced before they were written.
+    replaced: AtomicU64,
+    /// Why the server is closing the connection; 0 until it is.
+    kick: AtomicU16,
+    writer: AtomicWaker,
     format: Format,
+    /// Bytes queued, against `max`.
     queued: AtomicUsize,
     max: usize,
 }
 
-impl Budget {
+impl Shared {
+    fn take_snapshot(&self) -> Option<Arc<Outgoing>> {
+        self.snapshot
+            .lock()
+            .expect("snapshot slot lock is never poisoned")
+            .take()
+    }
+
+    fn kick_reason(&self) -> Option<ErrorCode> {
+        ErrorCode::try_from(self.kick.load(Ordering::Acquire)).ok()
+    }
+
     fn cost(&self, msg: &Outgoing) -> usize {
         msg.encoded(self.format).len() + QUEUED_OVERHEAD
     }
@@ -169,59 +150,81 @@ impl Budget {
 #[derive(Clone, Debug)]
 pub struct Outbound {
     tx: mpsc::UnboundedSender<Arc<Outgoing>>,
-    budget: Arc<Budget>,
-    latest: Arc<Latest>,
-    kick: Arc<Kick>,
+    shared: Arc<Shared>,
 }
 
 /// The receiving half, owned by the session's writer.
 pub struct OutboundRx {
     rx: mpsc::UnboundedReceiver<Arc<Outgoing>>,
-    budget: Arc<Budget>,
-    latest: Arc<Latest>,
-    /// Set when the server drops the session.
-    pub kick: Arc<Kick>,
+    shared: Arc<Shared>,
 }
 
 impl OutboundRx {
-    /// The next message to write: queued ones first, in order, then the
-    /// newest snapshot. `None` once every sender is gone. Cancel-safe.
-    pub async fn recv(&mut self) -> Option<Arc<Outgoing>> {
-        loop {
-            if let Some(msg) = self.try_recv() {
-                return Some(msg);
-            }
-            tokio::select! {
-                msg = self.rx.recv() => {
-                    if let Some(msg) = &msg {
-                        self.budget.release(msg);
-                    }
-                    return msg;
-                }
-                _ = self.latest.ready.notified() => {}
-            }
+    /// What to do next: close when kicked; otherwise write the queued
+    /// messages first, in order, then the newest snapshot. Cancel-safe.
+    pub async fn next(&mut self) -> Next {
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
+        // Registered before looking, so that a snapshot or kick that lands
+        // in between still wakes this task.
+        self.shared.writer.register(cx.waker());
+        if let Some(reason) = self.shared.kick_reason() {
+            return Poll::Ready(Next::Kicked(reason));
         }
+        let closed = match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(msg)) => {
+                self.shared.release(&msg);
+                return Poll::Ready(Next::Send(msg));
+            }
+            Poll::Ready(None) => true,
+            Poll::Pending => false,
+        };
+        match self.shared.take_snapshot() {
+            Some(snapshot) => Poll::Ready(Next::Send(snapshot)),
+            None if closed => Poll::Ready(Next::Closed),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Resolves once the session is kicked, with the reason: for a writer
+    /// waiting on its socket, which must not wait past a kick.
+    pub async fn kicked(&self) -> ErrorCode {
+        std::future::poll_fn(|cx| {
+            self.shared.writer.register(cx.waker());
+            match self.shared.kick_reason() {
+                Some(reason) => Poll::Ready(reason),
+                None => Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// The next message to write, if one is waiting.
     pub fn try_recv(&mut self) -> Option<Arc<Outgoing>> {
         match self.rx.try_recv() {
             Ok(msg) => {
-                self.budget.release(&msg);
+                self.shared.release(&msg);
                 Some(msg)
             }
-            Err(_) => self.latest.take(),
+            Err(_) => self.shared.take_snapshot(),
         }
+    }
+
+    /// Why the session is being closed, once it is.
+    pub fn kick_reason(&self) -> Option<ErrorCode> {
+        self.shared.kick_reason()
     }
 
     /// Snapshots that were replaced by a newer one before being written.
     pub fn snapshots_replaced(&self) -> u64 {
-        self.latest.replaced.load(Ordering::Relaxed)
+        self.shared.replaced.load(Ordering::Relaxed)
     }
 
     /// Bytes queued (charged as [`Outbound::send`] counts them).
     pub fn queued_bytes(&self) -> usize {
-        self.budget.queued.load(Ordering::Acquire)
+        self.shared.queued.load(Ordering::Acquire)
     }
 }
 
@@ -230,26 +233,20 @@ impl Outbound {
     /// `max_bytes` of encoded messages (plus a small charge per message).
     pub fn channel(format: Format, max_bytes: usize) -> (Outbound, OutboundRx) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let kick = Arc::new(Kick::default());
-        let latest = Arc::new(Latest::default());
-        let budget = Arc::new(Budget {
+        let shared = Arc::new(Shared {
+            snapshot: Mutex::new(None),
+            replaced: AtomicU64::new(0),
+            kick: AtomicU16::new(0),
+            writer: AtomicWaker::new(),
             format,
             queued: AtomicUsize::new(0),
             max: max_bytes,
         });
         let outbound = Outbound {
             tx,
-            budget: budget.clone(),
-            latest: latest.clone(),
-            kick: kick.clone(),
+            shared: shared.clone(),
         };
-        let rx = OutboundRx {
-            rx,
-            budget,
-            latest,
-            kick,
-        };
-        (outbound, rx)
+        (outbound, OutboundRx { rx, shared })
     }
 
     /// Queues a message without waiting; a snapshot replaces the one not
@@ -259,39 +256,39 @@ impl Outbound {
         if self.tx.is_closed() {
             return false;
         }
+        let shared = &self.shared;
         if matches!(msg.msg(), ServerMsg::Snapshot(_)) {
-            let old = self
-                .latest
-                .slot
+            let old = shared
+                .snapshot
                 .lock()
                 .expect("snapshot slot lock is never poisoned")
                 .replace(msg);
             if old.is_some() {
-                self.latest.replaced.fetch_add(1, Ordering::Relaxed);
+                shared.replaced.fetch_add(1, Ordering::Relaxed);
                 crate::metrics::get().snapshots_dropped.increment(1);
             }
-            self.latest.ready.notify_one();
+            shared.writer.wake();
             return true;
         }
         // Encodes now, on the room's thread, once per format for all
         // recipients: the cost must be known to bound the queue.
-        let cost = self.budget.cost(&msg);
-        let before = self.budget.queued.fetch_add(cost, Ordering::AcqRel);
-        if before + cost > self.budget.max {
-            self.budget.queued.fetch_sub(cost, Ordering::AcqRel);
+        let cost = shared.cost(&msg);
+        let before = shared.queued.fetch_add(cost, Ordering::AcqRel);
+        if before + cost > shared.max {
+            shared.queued.fetch_sub(cost, Ordering::AcqRel);
             crate::metrics::get().outbound_queue_full.increment(1);
-            if self.kick.reason().is_none() {
+            if shared.kick_reason().is_none() {
                 // Operators should see players evicted for reading slowly.
                 tracing::info!(
                     queued_bytes = before,
                     "client too slow for its queue; disconnecting"
                 );
             }
-            self.kick.kick(ErrorCode::SlowConsumer);
+            self.kick(ErrorCode::SlowConsumer);
             return false;
         }
         if self.tx.send(msg).is_err() {
-            self.budget.queued.fetch_sub(cost, Ordering::AcqRel);
+            shared.queued.fetch_sub(cost, Ordering::AcqRel);
             return false;
         }
         true
@@ -302,9 +299,17 @@ impl Outbound {
         self.send(Outgoing::new(msg))
     }
 
-    /// Closes the session's connection with `reason`.
+    /// Asks the session's writer to close the connection with `reason`.
+    /// The first reason given wins.
     pub fn kick(&self, reason: ErrorCode) {
-        self.kick.kick(reason);
+        if self
+            .shared
+            .kick
+            .compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.shared.writer.wake();
+        }
     }
 
     /// Whether the session's writer has stopped.
@@ -314,12 +319,12 @@ impl Outbound {
 
     /// Why the session is being closed, once it is.
     pub fn kick_reason(&self) -> Option<ErrorCode> {
-        self.kick.reason()
+        self.shared.kick_reason()
     }
 
     /// Whether both are the same session's queue.
     pub fn same_queue(&self, other: &Outbound) -> bool {
-        Arc::ptr_eq(&self.kick, &other.kick)
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 }
 
@@ -335,11 +340,24 @@ mod tests {
         assert!(outbound.send_msg(ServerMsg::Pong { nonce: 2 }));
         assert_eq!(rx.queued_bytes(), 2 * (2 + QUEUED_OVERHEAD));
         assert!(!outbound.send_msg(ServerMsg::Pong { nonce: 3 }));
-        assert_eq!(rx.kick.kicked().await, ErrorCode::SlowConsumer);
-        assert_eq!(
-            rx.recv().await.unwrap().msg(),
-            &ServerMsg::Pong { nonce: 1 }
-        );
+        assert_eq!(rx.kicked().await, ErrorCode::SlowConsumer);
+        assert!(matches!(
+            rx.next().await,
+            Next::Kicked(ErrorCode::SlowConsumer)
+        ));
+        assert_eq!(rx.try_recv().unwrap().msg(), &ServerMsg::Pong { nonce: 1 });
+    }
+
+    #[tokio::test]
+    async fn a_waiting_writer_wakes_for_a_kick() {
+        let (outbound, mut rx) = Outbound::channel(Format::Postcard, 1024);
+        let writer = tokio::spawn(async move { rx.next().await });
+        tokio::task::yield_now().await;
+        outbound.kick(ErrorCode::ShuttingDown);
+        assert!(matches!(
+            writer.await.unwrap(),
+            Next::Kicked(ErrorCode::ShuttingDown)
+        ));
     }
 
     #[test]
@@ -348,6 +366,13 @@ mod tests {
         let a = out.encoded(Format::Json).as_ptr();
         assert_eq!(out.encoded(Format::Json).as_ptr(), a);
         assert_eq!(&out.encoded(Format::Json)[..], br#"{"pong":{"nonce":5}}"#);
+    }
+
+    fn sent(next: Next) -> Arc<Outgoing> {
+        match next {
+            Next::Send(out) => out,
+            other => panic!("expected a message to send, got {other:?}"),
+        }
     }
 
     fn snapshot(tick: u32) -> ServerMsg {
@@ -371,16 +396,10 @@ mod tests {
         assert!(outbound.send_msg(ServerMsg::Pong { nonce: 1 }));
         assert!(outbound.send_msg(ServerMsg::Pong { nonce: 2 }));
         // A thousand snapshots never filled the four-pong queue.
-        assert_eq!(rx.kick.reason(), None);
-        assert_eq!(
-            rx.recv().await.unwrap().msg(),
-            &ServerMsg::Pong { nonce: 1 }
-        );
-        assert_eq!(
-            rx.recv().await.unwrap().msg(),
-            &ServerMsg::Pong { nonce: 2 }
-        );
-        assert_eq!(rx.recv().await.unwrap().msg(), &snapshot(1_000));
+        assert_eq!(rx.kick_reason(), None);
+        assert_eq!(sent(rx.next().await).msg(), &ServerMsg::Pong { nonce: 1 });
+        assert_eq!(sent(rx.next().await).msg(), &ServerMsg::Pong { nonce: 2 });
+        assert_eq!(sent(rx.next().await).msg(), &snapshot(1_000));
         assert!(rx.try_recv().is_none());
         assert_eq!(rx.snapshots_replaced(), 999);
     }
@@ -388,9 +407,9 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_writer_wakes_for_a_snapshot() {
         let (outbound, mut rx) = Outbound::channel(Format::Postcard, 1024);
-        let writer = tokio::spawn(async move { rx.recv().await.map(|m| m.msg().clone()) });
+        let writer = tokio::spawn(async move { sent(rx.next().await).msg().clone() });
         tokio::task::yield_now().await;
         outbound.send_msg(snapshot(7));
-        assert_eq!(writer.await.unwrap(), Some(snapshot(7)));
+        assert_eq!(writer.await.unwrap(), snapshot(7));
     }
 }

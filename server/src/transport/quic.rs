@@ -8,10 +8,12 @@
 //! acknowledgements from the client, snapshots from the server (those too
 //! large for the path's datagram size go on the stream instead).
 //!
-//! Reading happens in two small tasks (stream and datagrams) that feed one
-//! bounded queue, which makes [`Reader::recv`] cancel-safe and lets QUIC
-//! flow control push back on a client that sends faster than its session
-//! handles. Datagrams that find the queue full are dropped, as the network
+//! Stream frames are read whole by a small task that feeds a bounded
+//! queue, which makes [`Reader::recv`] cancel-safe and lets QUIC flow
+//! control push back on a client that sends faster than its session
+//! handles. Datagrams, the bulk of what a player sends, are read by the
+//! session itself, without a hop through a task; those it does not read in
+//! time are dropped by quinn's bounded datagram buffer, as the network
 //! might have dropped them.
 
 use std::sync::Arc;
@@ -31,9 +33,9 @@ use super::udp::{CidKey, CountingSocket};
 use super::{CLOSE_TIMEOUT, Incoming, Reader, last_words};
 use crate::metrics::{self, Transport};
 use crate::session::ServerState;
-use crate::session::outbound::{Outbound, OutboundRx, Outgoing};
+use crate::session::outbound::{Next, Outbound, OutboundRx, Outgoing};
 
-/// Messages read ahead of the session.
+/// Stream frames read ahead of the session.
 const READ_QUEUE: usize = 64;
 
 /// Most queued messages one stream write carries.
@@ -130,35 +132,43 @@ async fn connection(state: Arc<ServerState>, incoming: QuinnIncoming) {
     conn.close(VarInt::from_u32(0), b"bye");
 }
 
-/// The session's view of a connection's incoming messages.
+/// The session's view of a connection's incoming messages: datagrams read
+/// straight from the connection, stream frames from a small task that
+/// reads them whole (a frame read is not cancel-safe; a datagram read is).
 struct QuicReader {
-    queue: mpsc::Receiver<Incoming>,
-    tasks: [JoinHandle<()>; 2],
+    conn: Connection,
+    stream: mpsc::Receiver<Incoming>,
+    task: JoinHandle<()>,
 }
 
 impl QuicReader {
     fn start(conn: Connection, recv: RecvStream) -> Self {
-        let (tx, queue) = mpsc::channel(READ_QUEUE);
-        let stream = tokio::spawn(read_stream(recv, tx.clone()));
-        let datagrams = tokio::spawn(read_datagrams(conn, tx));
-        Self {
-            queue,
-            tasks: [stream, datagrams],
-        }
+        let (tx, stream) = mpsc::channel(READ_QUEUE);
+        let task = tokio::spawn(read_stream(recv, tx));
+        Self { conn, stream, task }
     }
 }
 
 impl Drop for QuicReader {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.task.abort();
     }
 }
 
 impl Reader for QuicReader {
     async fn recv(&mut self) -> Incoming {
-        self.queue.recv().await.unwrap_or(Incoming::Closed)
+        // Stream frames first: a close or an oversized frame read there
+        // ends the connection whatever datagrams are still arriving. A
+        // datagram that arrives faster than the session reads waits in
+        // quinn's bounded datagram buffer, which drops the oldest.
+        tokio::select! {
+            biased;
+            frame = self.stream.recv() => frame.unwrap_or(Incoming::Closed),
+            datagram = self.conn.read_datagram() => match datagram {
+                Ok(datagram) => Incoming::Message(datagram, Format::Postcard),
+                Err(_) => Incoming::Closed,
+            },
+        }
     }
 }
 
@@ -200,49 +210,32 @@ pub async fn read_frame<R: AsyncRead + Unpin>(recv: &mut R) -> Result<Bytes, Fra
     Ok(payload.into())
 }
 
-async fn read_datagrams(conn: Connection, tx: mpsc::Sender<Incoming>) {
-    while let Ok(datagram) = conn.read_datagram().await {
-        match tx.try_send(Incoming::Message(datagram, Format::Postcard)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::trace!("read queue full; datagram dropped");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
-        }
-    }
-}
-
 /// Drains the session's queue, a batch per stream write, until
 /// the session is kicked; then sends the last words, finishes the stream,
 /// waits briefly for the peer to receive it, and closes with the reason.
 async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
-    // Its own handle, so that waiting for a kick and for the queue can
-    // borrow separately.
-    let kick = rx.kick.clone();
     // Grows to the largest batch written, not to the most one may hold:
     // a connection usually writes a frame or two at a time.
     let mut chunks: Vec<Bytes> = Vec::new();
     let reason = loop {
-        tokio::select! {
-            biased;
-            reason = kick.kicked() => break reason,
-            next = rx.recv() => {
-                let Some(first) = next else { return };
-                dispatch(&conn, &mut chunks, &first);
-                for _ in 1..WRITE_BATCH {
-                    let Some(more) = rx.try_recv() else { break };
-                    dispatch(&conn, &mut chunks, &more);
-                }
-                if chunks.is_empty() {
-                    continue;
-                }
-                tokio::select! {
-                    sent = send.write_all_chunks(&mut chunks) => if sent.is_err() { return },
-                    reason = kick.kicked() => break reason,
-                }
-                chunks.clear();
-            }
+        let first = match rx.next().await {
+            Next::Send(out) => out,
+            Next::Kicked(reason) => break reason,
+            Next::Closed => return,
+        };
+        dispatch(&conn, &mut chunks, &first);
+        for _ in 1..WRITE_BATCH {
+            let Some(more) = rx.try_recv() else { break };
+            dispatch(&conn, &mut chunks, &more);
         }
+        if chunks.is_empty() {
+            continue;
+        }
+        tokio::select! {
+            sent = send.write_all_chunks(&mut chunks) => if sent.is_err() { return },
+            reason = rx.kicked() => break reason,
+        }
+        chunks.clear();
     };
     let goodbye = async {
         chunks.clear();

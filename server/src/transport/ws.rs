@@ -3,6 +3,7 @@
 //! subprotocol.
 
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,13 +15,14 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use stadium_shared::codec::Format;
 use stadium_shared::{ErrorCode, JSON_SUBPROTOCOL};
+use tokio::time::{Instant, Sleep};
 use tungstenite::protocol::WebSocketConfig;
 
 use super::{CLOSE_TIMEOUT, Incoming, Reader, last_words};
 use crate::config::WsLimits;
 use crate::metrics::{self, Transport};
 use crate::session::ServerState;
-use crate::session::outbound::{Outbound, OutboundRx, Outgoing};
+use crate::session::outbound::{Next, Outbound, OutboundRx, Outgoing};
 
 /// Bytes read from the socket at a time. Clients send small messages
 /// (inputs, acks); a larger frame still arrives whole, as the buffer grows
@@ -127,21 +129,42 @@ async fn run(socket: WebSocket, state: Arc<ServerState>, format: Format, address
 struct WsReader {
     stream: SplitStream<WebSocket>,
     idle: Duration,
+    /// When the peer was last heard from.
+    heard: Instant,
+    /// Fires at the idle deadline or before it. It is moved on only when
+    /// it fires, not at every message: a timer reset per message would
+    /// cost more than the message.
+    timer: Pin<Box<Sleep>>,
 }
 
 impl WsReader {
     fn new(stream: SplitStream<WebSocket>, idle: Duration) -> Self {
-        Self { stream, idle }
+        let heard = Instant::now();
+        Self {
+            stream,
+            idle,
+            heard,
+            timer: Box::pin(tokio::time::sleep_until(heard + idle)),
+        }
     }
 }
 
 impl Reader for WsReader {
     async fn recv(&mut self) -> Incoming {
         loop {
-            let Ok(next) = tokio::time::timeout(self.idle, self.stream.next()).await else {
-                tracing::debug!(idle = ?self.idle, "websocket silent past the idle timeout");
-                return Incoming::Closed;
+            let next = tokio::select! {
+                next = self.stream.next() => next,
+                () = &mut self.timer => {
+                    let deadline = self.heard + self.idle;
+                    if Instant::now() >= deadline {
+                        tracing::debug!(idle = ?self.idle, "websocket silent past the idle timeout");
+                        return Incoming::Closed;
+                    }
+                    self.timer.as_mut().reset(deadline);
+                    continue;
+                }
             };
+            self.heard = Instant::now();
             let next = match next {
                 Some(Ok(msg)) => incoming(msg),
                 Some(Err(err)) if is_capacity_error(&err) => Some(Incoming::TooLarge),
@@ -199,23 +222,23 @@ async fn write(
     format: Format,
     heartbeat: Duration,
 ) {
-    // Its own handle, so that waiting for a kick and for the queue can
-    // borrow separately.
-    let kick = rx.kick.clone();
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let bytes_sent = &metrics::get().transport(Transport::Ws).bytes_sent;
     let reason = loop {
         tokio::select! {
             biased;
-            reason = kick.kicked() => break reason,
             _ = pings.tick() => {
                 if sink.send(Message::Ping(Bytes::new())).await.is_err() {
                     return;
                 }
             }
-            next = rx.recv() => {
-                let Some(out) = next else { return };
+            next = rx.next() => {
+                let out = match next {
+                    Next::Send(out) => out,
+                    Next::Kicked(reason) => break reason,
+                    Next::Closed => return,
+                };
                 if !out.fits(format) {
                     continue;
                 }
@@ -225,7 +248,7 @@ async fn write(
                         Ok(()) => bytes_sent.increment(len),
                         Err(_) => return,
                     },
-                    reason = kick.kicked() => break reason,
+                    reason = rx.kicked() => break reason,
                 }
             }
         }

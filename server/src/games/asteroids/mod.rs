@@ -148,17 +148,9 @@ impl AsteroidsGame {
         }
     }
 
-    fn baseline(&self, ack: Option<Tick>, now: Tick) -> Option<(Tick, &ArenaState)> {
-        let ack = ack.filter(|&ack| ack < now)?;
-        // Newest first: after a wrap the same tick number could be held
-        // twice, and the newest is the one that was sent.
-        self.history
-            .iter()
-            .rev()
-            .find(|(t, _)| *t == ack)
-            .map(|(t, state)| (*t, state.as_ref()))
-    }
-
+    /// The snapshot `session` would be sent at `tick`, as [`Game::step`]
+    /// builds it.
+    #[cfg(test)]
     fn snapshot_for(&self, session: SessionId, tick: Tick) -> Snapshot {
         let ack = self.acks.get(&session).and_then(|acks| acks.newest);
         let last_input = self.world.resource::<Controls>().last_applied(session);
@@ -167,7 +159,7 @@ impl AsteroidsGame {
             .back()
             .expect("a snapshot follows a captured tick")
             .1;
-        state.snapshot(tick, self.baseline(ack, tick), last_input)
+        state.snapshot(tick, baseline(&self.history, ack, tick), last_input)
     }
 
     fn acknowledge(&mut self, session: SessionId, tick: Tick) {
@@ -186,6 +178,23 @@ impl AsteroidsGame {
             acks.newest = Some(tick);
         }
     }
+}
+
+/// The held state a client's acknowledged tick names, if it is still in
+/// `history` and older than `now`.
+fn baseline(
+    history: &VecDeque<(Tick, Arc<ArenaState>)>,
+    ack: Option<Tick>,
+    now: Tick,
+) -> Option<(Tick, &ArenaState)> {
+    let ack = ack.filter(|&ack| ack < now)?;
+    // Newest first: after a wrap the same tick number could be held
+    // twice, and the newest is the one that was sent.
+    history
+        .iter()
+        .rev()
+        .find(|(t, _)| *t == ack)
+        .map(|(t, state)| (*t, state.as_ref()))
 }
 
 fn check(settings: &AsteroidsSettings) -> Result<(), String> {
@@ -306,13 +315,30 @@ impl Game for AsteroidsGame {
         self.history.push_back((tick, state));
         out.outputs
             .append(&mut self.world.resource_mut::<Produced>().0.outputs);
-        let players: Vec<SessionId> = self.acks.keys().copied().collect();
-        for session in players {
-            let snapshot = self.snapshot_for(session, tick);
+        // Players who acknowledged the same tick get the same delta but
+        // for the input they last had applied: each distinct baseline is
+        // diffed once, usually one or two for the whole room.
+        let state = &self
+            .history
+            .back()
+            .expect("the state was captured just above")
+            .1;
+        let controls = self.world.resource::<Controls>();
+        let mut deltas: Vec<(Option<Tick>, Snapshot)> = Vec::new();
+        for (&session, acks) in &mut self.acks {
+            let base = baseline(&self.history, acks.newest, tick);
+            let key = base.map(|(t, _)| t);
+            let shared = match deltas.iter().position(|(k, _)| *k == key) {
+                Some(index) => &deltas[index].1,
+                None => {
+                    deltas.push((key, state.snapshot(tick, base, 0)));
+                    &deltas[deltas.len() - 1].1
+                }
+            };
+            let mut snapshot = shared.clone();
+            snapshot.last_input = controls.last_applied(session);
             out.to(session, ServerMsg::Snapshot(snapshot));
-            if let Some(acks) = self.acks.get_mut(&session) {
-                acks.first_sent.get_or_insert(tick);
-            }
+            acks.first_sent.get_or_insert(tick);
         }
     }
 }
