@@ -3,8 +3,11 @@
 //! streams to it.
 //!
 //! [`Pilot`] is one bot's view of its arena: the states rebuilt from
-//! snapshots, each acknowledged so that the server sends the next as a
-//! delta against it, and the inputs not yet echoed by a snapshot. Like the
+//! snapshots, acknowledged so that the server sends the next as a delta
+//! against them, and the inputs not yet echoed by a snapshot. As a game
+//! client does, a pilot acknowledges in its inputs: the newest state it
+//! holds leaves with each input, so that it sends one write per input
+//! rather than one per snapshot as well. Like the
 //! trivia player it does no I/O: it is handed snapshots and the time and
 //! returns what to send. Per input it allocates nothing; a snapshot costs
 //! what rebuilding its state does.
@@ -155,6 +158,9 @@ pub struct Pilot {
     window_snapshots: u64,
     /// A light pilot's next input is due at this time (`None`: at once).
     next_input_at: Option<Instant>,
+    /// The newest tick held and not yet acknowledged: it is acknowledged
+    /// with the next input.
+    unacked: Option<Tick>,
     input_to_ack: Samples,
     snapshot_interval: Samples,
 }
@@ -173,6 +179,7 @@ impl Pilot {
             last_snapshot_at: None,
             window_snapshots: 0,
             next_input_at: None,
+            unacked: None,
             input_to_ack: Samples::new(&timings.input_to_ack)
                 .with_recent(&timings.input_to_ack_recent),
             snapshot_interval: Samples::new(&timings.snapshot_interval),
@@ -181,8 +188,8 @@ impl Pilot {
     }
 
     /// Whether a light pilot owes an input at `now`: inputs fall due every
-    /// 1/`input_hz` seconds and leave with the next ack, so that at 20 Hz
-    /// against 30 Hz snapshots two of every three acks carry one. A probe
+    /// 1/`input_hz` seconds and leave when the next snapshot has been
+    /// read, so that a light pilot needs no timer of its own. A probe
     /// keeps its own timer and is never due here.
     pub fn input_due(&mut self, now: Instant) -> bool {
         if self.buffer.is_some() {
@@ -213,11 +220,12 @@ impl Pilot {
     }
 
     /// Takes a decoded snapshot received at `now`: measures it, settles
-    /// the inputs it echoes and, for a probe, rebuilds its state. Returns
-    /// the ack for a rebuilt state (a light pilot acks every tick); a
-    /// delta against a state not held is counted and not acked, so the
-    /// server goes on deltaing against the last ack (or sends full).
-    pub fn on_snapshot(&mut self, snapshot: &Snapshot, now: Instant) -> Option<ClientMsg> {
+    /// the inputs it echoes and, for a probe, rebuilds its state, to be
+    /// acknowledged with the next input (a light pilot acknowledges every
+    /// tick it reads). A delta against a state not held is counted and not
+    /// acknowledged, so the server goes on deltaing against the last
+    /// acknowledged state (or sends a full one).
+    pub fn on_snapshot(&mut self, snapshot: &Snapshot, now: Instant) {
         let header = SnapshotHeader {
             tick: snapshot.tick,
             baseline: snapshot.baseline,
@@ -230,26 +238,27 @@ impl Pilot {
         let received = buffer.receive(snapshot).map(|_| ());
         self.measure(header, now);
         match received {
-            Ok(_) => self.ack(header.tick),
+            Ok(_) => self.hold(header.tick),
             Err(missing) => {
                 tracing::trace!(%missing, "snapshot unusable");
                 if self.shared.measuring(now) {
                     bump(&self.shared.counts.snapshots_unusable);
                 }
-                None
             }
         }
     }
 
     /// Takes the header of a snapshot received at `now`, as a light pilot
-    /// does: measures it and acks its tick.
-    pub fn on_header(&mut self, header: SnapshotHeader, now: Instant) -> Option<ClientMsg> {
+    /// does: measures it and holds its tick for acknowledgement.
+    pub fn on_header(&mut self, header: SnapshotHeader, now: Instant) {
         self.measure(header, now);
-        self.ack(header.tick)
+        self.hold(header.tick);
     }
 
-    fn ack(&self, tick: Tick) -> Option<ClientMsg> {
-        self.shared.config.ack.then_some(ClientMsg::Ack { tick })
+    fn hold(&mut self, tick: Tick) {
+        if self.shared.config.ack {
+            self.unacked = Some(tick);
+        }
     }
 
     /// Counts a snapshot, whether it came late, and for a probe its
@@ -282,10 +291,18 @@ impl Pilot {
         });
     }
 
-    /// The input to send at `now`, once the pilot has seen its arena
-    /// (before that its ship may not be seated yet). A probe aims in its
-    /// rebuilt state; a light pilot wanders.
-    pub fn input(&mut self, now: Instant) -> Option<ClientMsg> {
+    /// Adds to `out` the input to send at `now`, after the acknowledgement
+    /// of the newest state held, once the pilot has seen its arena (before
+    /// that its ship may not be seated yet). A probe aims in its rebuilt
+    /// state; a light pilot wanders.
+    pub fn input(&mut self, now: Instant, out: &mut Vec<ClientMsg>) {
+        if let Some(input) = self.next_input(now) {
+            out.extend(self.unacked.take().map(|tick| ClientMsg::Ack { tick }));
+            out.push(input);
+        }
+    }
+
+    fn next_input(&mut self, now: Instant) -> Option<ClientMsg> {
         self.last_snapshot_at?;
         let seq = self.next_seq;
         let config = &self.shared.config;
@@ -462,36 +479,45 @@ mod tests {
     }
 
     #[test]
-    fn light_pilots_ack_headers_and_wander_without_measuring_latency() {
+    fn light_pilots_ack_headers_with_inputs_and_wander_without_measuring_latency() {
         let shared = Arc::new(Shared::new(Arc::new(RunConfig {
             tick_hz: 30,
             ..RunConfig::default()
         })));
         let mut pilot = Pilot::new(0, SessionId(1), shared.clone(), false);
         let start = Instant::now();
-        assert_eq!(
-            pilot.input(start),
-            None,
-            "no input before the first snapshot"
-        );
+        let mut out = Vec::new();
+        pilot.input(start, &mut out);
+        assert_eq!(out, [], "no input before the first snapshot");
         let header = |tick, last_input| SnapshotHeader {
             tick: Tick(tick),
             baseline: Some(Tick(tick - 1)),
             last_input,
             tick_hz: 30,
         };
-        assert_eq!(
-            pilot.on_header(header(5, 0), start),
-            Some(ClientMsg::Ack { tick: Tick(5) })
+        pilot.on_header(header(4, 0), start);
+        pilot.on_header(header(5, 0), start);
+        pilot.input(start, &mut out);
+        assert!(
+            matches!(
+                &out[..],
+                [ClientMsg::Ack { tick: Tick(5) }, ClientMsg::Input(_)]
+            ),
+            "the newest tick read leaves with the input: {out:?}"
         );
-        assert!(matches!(pilot.input(start), Some(ClientMsg::Input(_))));
+        out.clear();
+        pilot.input(start, &mut out);
+        assert!(
+            matches!(&out[..], [ClientMsg::Input(_)]),
+            "a tick is acknowledged once: {out:?}"
+        );
         pilot.on_header(header(6, 1), start + Duration::from_millis(33));
         pilot.on_header(header(7, 1), start + Duration::from_millis(100));
         let counts = &shared.counts;
         let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(read(&counts.snapshots), 3);
-        assert_eq!(pilot.window_snapshots(), 3);
-        assert_eq!(read(&counts.snapshot_intervals), 2);
+        assert_eq!(read(&counts.snapshots), 4);
+        assert_eq!(pilot.window_snapshots(), 4);
+        assert_eq!(read(&counts.snapshot_intervals), 3);
         assert_eq!(read(&counts.snapshots_late), 1, "the 67 ms gap");
         drop(pilot);
         let timings = &shared.timings;
@@ -500,14 +526,14 @@ mod tests {
     }
 
     #[test]
-    fn light_inputs_fall_due_at_the_input_rate_and_ride_with_acks() {
+    fn light_inputs_fall_due_at_the_input_rate() {
         let shared = Arc::new(Shared::new(Arc::new(RunConfig {
             input_hz: 20,
             ..RunConfig::default()
         })));
         let mut light = Pilot::new(0, SessionId(1), shared.clone(), false);
         let start = Instant::now();
-        // Snapshots every 33 1/3 ms for three seconds: 90 acks, 60 inputs.
+        // Snapshots every 33 1/3 ms for three seconds: 60 inputs.
         let due = (0..90)
             .filter(|i| light.input_due(start + Duration::from_micros(i * 33_333)))
             .count();
@@ -532,11 +558,13 @@ mod tests {
     }
 
     #[test]
-    fn pilots_ack_rebuilt_snapshots_and_count_the_unusable() {
+    fn probes_ack_rebuilt_snapshots_with_inputs_and_count_the_unusable() {
         let shared = Arc::new(Shared::new(Arc::new(RunConfig::default())));
         let mut pilot = Pilot::new(0, SessionId(1), shared.clone(), true);
         let now = Instant::now();
-        assert_eq!(pilot.input(now), None, "no input before the first state");
+        let mut out = Vec::new();
+        pilot.input(now, &mut out);
+        assert_eq!(out, [], "no input before the first state");
 
         let mut arena = ArenaState::default();
         arena
@@ -546,18 +574,22 @@ mod tests {
             .entities
             .insert(2, EntityState::Rock(rock(900.0, 600.0)));
         let full = arena.snapshot(Tick(10), None, 0);
-        assert_eq!(
-            pilot.on_snapshot(&full, now),
-            Some(ClientMsg::Ack { tick: Tick(10) })
-        );
-        let Some(ClientMsg::Input(input)) = pilot.input(now) else {
-            panic!("an input once a state is held");
+        pilot.on_snapshot(&full, now);
+        pilot.input(now, &mut out);
+        let [ClientMsg::Ack { tick: Tick(10) }, ClientMsg::Input(input)] = &out[..] else {
+            panic!("an acknowledgement and an input once a state is held: {out:?}");
         };
         assert_eq!(input.seq, 1);
         assert!(input.fire, "the rock is dead ahead");
 
         let orphan = arena.snapshot(Tick(12), Some((Tick(11), &arena)), 1);
-        assert_eq!(pilot.on_snapshot(&orphan, now), None);
+        pilot.on_snapshot(&orphan, now);
+        out.clear();
+        pilot.input(now, &mut out);
+        assert!(
+            matches!(&out[..], [ClientMsg::Input(_)]),
+            "an unusable snapshot is not acknowledged: {out:?}"
+        );
         let counts = &shared.counts;
         assert_eq!(
             counts.snapshots.load(std::sync::atomic::Ordering::Relaxed),

@@ -256,8 +256,9 @@ impl Bot {
         });
         // Probes send inputs on a timer of their own, so that their
         // input-to-ack is measured from any point of a tick; light bots
-        // send theirs with the ack of a snapshot once one is due, as a
-        // game loop does, which spares a timer and a write per input.
+        // send theirs once one is due after reading a snapshot, as a game
+        // loop does, which spares a timer. Either way the acknowledgement
+        // of the newest state held rides with the input.
         let mut inputs = (player.pilot.is_some() && self.probe).then(|| self.input_interval());
         let deadline = tokio::time::sleep_until(self.deadline);
         tokio::pin!(deadline);
@@ -298,7 +299,7 @@ impl Bot {
                     window_open = true;
                     window.open(sender.counters());
                 }
-                _ = tick(&mut inputs) => outbox.extend(player.input(Instant::now())),
+                _ = tick(&mut inputs) => player.input(Instant::now(), &mut outbox),
                 _ = tokio::time::sleep_until(answer_at.unwrap_or(self.deadline)),
                     if answer_at.is_some() => outbox.extend(player.answer_due()),
                 room = async { code.wait_for(Option::is_some).await.ok().and_then(|c| c.clone()) },
@@ -565,8 +566,8 @@ impl Player {
             ServerMsg::Snapshot(snapshot) => {
                 if let Some(pilot) = &mut self.pilot {
                     let now = Instant::now();
-                    outbox.extend(pilot.on_snapshot(&snapshot, now));
-                    self.input_with_ack(now, outbox);
+                    pilot.on_snapshot(&snapshot, now);
+                    self.input_if_due(now, outbox);
                 }
             }
             ServerMsg::Error { code, message } => {
@@ -619,20 +620,20 @@ impl Player {
     fn on_header(&mut self, header: SnapshotHeader, outbox: &mut Vec<ClientMsg>) {
         if let Some(pilot) = &mut self.pilot {
             let now = Instant::now();
-            outbox.extend(pilot.on_header(header, now));
-            self.input_with_ack(now, outbox);
+            pilot.on_header(header, now);
+            self.input_if_due(now, outbox);
         }
     }
 
-    /// A light pilot's input, when one is due, to leave with an ack.
-    fn input_with_ack(&mut self, now: Instant, outbox: &mut Vec<ClientMsg>) {
+    /// A light pilot's input, with its acknowledgement, when one is due.
+    fn input_if_due(&mut self, now: Instant, outbox: &mut Vec<ClientMsg>) {
         if self.room.is_none() {
             return;
         }
         if let Some(pilot) = &mut self.pilot
             && pilot.input_due(now)
         {
-            outbox.extend(pilot.input(now));
+            pilot.input(now, outbox);
         }
     }
 
@@ -745,10 +746,14 @@ impl Player {
         })
     }
 
-    /// The Asteroids input due at `now`, while the bot is in its arena.
-    fn input(&mut self, now: Instant) -> Option<ClientMsg> {
-        self.room.as_ref()?;
-        self.pilot.as_mut()?.input(now)
+    /// Adds the Asteroids input due at `now` (with its acknowledgement),
+    /// while the bot is in its arena.
+    fn input(&mut self, now: Instant, outbox: &mut Vec<ClientMsg>) {
+        if self.room.is_some()
+            && let Some(pilot) = &mut self.pilot
+        {
+            pilot.input(now, outbox);
+        }
     }
 
     fn ping(&mut self, now: Instant) -> ClientMsg {
