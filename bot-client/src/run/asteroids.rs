@@ -27,7 +27,7 @@ use super::{Shared, bump};
 use crate::client::SnapshotHeader;
 
 /// States kept as delta baselines: as many ticks as the server keeps.
-const SNAPSHOT_STATES: usize = 64;
+const SNAPSHOT_STATES: usize = 32;
 /// Inputs awaiting their echo, about three seconds' worth at 20 Hz; older
 /// ones are given up on.
 const INPUTS_IN_FLIGHT: usize = 64;

@@ -28,9 +28,12 @@ use systems::{
     NextNetId, Phase, Produced, Rock, RoomRng, Seats,
 };
 
-/// Ticks of quantised state kept as delta baselines: two seconds at the
-/// default 30 Hz, longer than any acknowledgement worth waiting for.
-pub const HISTORY: usize = 64;
+/// Ticks of quantised state kept as delta baselines: a second at the
+/// default 30 Hz, half a second at the highest rate (60 Hz), longer than
+/// an acknowledgement takes to come back over any network worth playing
+/// on. A client whose acknowledgement is older gets a full snapshot.
+/// Each tick held costs a room about 500 bytes (ten ships).
+pub const HISTORY: usize = 32;
 
 /// What a seated player was sent and acknowledged.
 #[derive(Debug, Default, Clone, Copy)]
@@ -78,7 +81,7 @@ impl AsteroidsGame {
             dt: 1.0 / f32::from(settings.tick_hz),
             settings,
         });
-        world.insert_resource(RoomRng(StdRng::seed_from_u64(seed)));
+        world.insert_resource(RoomRng(Box::new(StdRng::seed_from_u64(seed))));
         world.insert_resource(MatchClock {
             phase: Phase::Waiting,
             number: 0,

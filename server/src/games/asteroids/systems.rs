@@ -106,9 +106,11 @@ pub struct ArenaRules {
     pub dt: f32,
 }
 
-/// The room's seeded random numbers.
+/// The room's seeded random numbers. Boxed because `bevy_ecs` keeps
+/// each resource type in a store made for 64 of them: unboxed, the
+/// generator's 300-odd bytes of state would cost every room 20 KB.
 #[derive(Resource)]
-pub struct RoomRng(pub StdRng);
+pub struct RoomRng(pub Box<StdRng>);
 
 /// The next entity id to hand out.
 #[derive(Resource, Debug, Default)]
