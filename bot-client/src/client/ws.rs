@@ -33,6 +33,11 @@ const READ_BUFFER: usize = 4 * 1024;
 /// single huge raw message; it is large so that tests can send oversized
 /// messages for the server to refuse.
 const MAX_WRITE_BUFFER: usize = 4 * 1024 * 1024;
+/// Bytes of frames held for one write. Every send ends with a flush, so
+/// this only keeps the messages fed for one batch (an acknowledgement and
+/// an input) together: with no buffer each would leave in a TCP segment
+/// of its own, which the server would read, and acknowledge, separately.
+const WRITE_BATCH: usize = 64 * 1024;
 /// How long closing waits for the close frame to be written.
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
 
@@ -57,7 +62,7 @@ pub(super) async fn connect(
     }
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BATCH)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(Some(MAX_FRAME_LEN))
         .max_frame_size(Some(MAX_FRAME_LEN));
