@@ -257,6 +257,16 @@ impl RoomHandle {
         })
     }
 
+    /// Whether the room has closed: [`RoomHandle::info`] without the copy,
+    /// for the check every message of a seated player makes.
+    pub fn is_closed(&self) -> bool {
+        self.info
+            .lock()
+            .expect("room info lock is never poisoned")
+            .state
+            == RoomState::Closed
+    }
+
     /// A snapshot of the room's listing.
     pub fn info(&self) -> RoomInfo {
         self.info

@@ -21,7 +21,7 @@ use stadium_shared::asteroids::AsteroidsSettings;
 use stadium_shared::trivia::TriviaSettings;
 use stadium_shared::{
     ClientMsg, DecodeError, ErrorCode, GameKind, GameSettings, PROTOCOL_VERSION, Refusal, Role,
-    RoomCode, RoomState, ServerMsg, SessionId,
+    RoomCode, ServerMsg, SessionId,
 };
 
 use crate::config::Config;
@@ -386,11 +386,7 @@ impl Session {
 
     /// The session's room, forgetting it if it closed.
     fn current_room(&mut self) -> Option<&RoomHandle> {
-        if self
-            .room
-            .as_ref()
-            .is_some_and(|room| room.info().state == RoomState::Closed)
-        {
+        if self.room.as_ref().is_some_and(RoomHandle::is_closed) {
             self.set_room(None);
             self.state.lobby.subscribe(self.id, self.outbound.clone());
         }
