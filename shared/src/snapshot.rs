@@ -637,9 +637,13 @@ impl SnapshotBuffer {
         let state = ArenaState::apply(baseline, snapshot);
         let newest = self.states.back().map(|(t, _)| *t);
         if newest.is_some_and(|t| snapshot.tick <= t) {
-            // Out of order: usable now, but the newest stays the newest.
+            // Out of order: usable now, but the newest stays the newest
+            // (it is the one acknowledged, the next delta's baseline): a
+            // full buffer gives up its oldest state for the late one.
+            if self.states.len() == self.capacity {
+                self.states.pop_front();
+            }
             self.states.push_front((snapshot.tick, state));
-            self.states.truncate(self.capacity);
             return Ok(&self.states.front().expect("just pushed").1);
         }
         if self.states.len() == self.capacity {
@@ -932,6 +936,25 @@ mod tests {
             let state = ArenaState::apply(Some(&old), &delta);
             assert_eq!(state.entities.len(), 2);
         }
+    }
+
+    #[test]
+    fn a_late_snapshot_never_displaces_the_newest_state() {
+        let mut buffer = SnapshotBuffer::new(4);
+        let states: Vec<ArenaState> = (0..6u16).map(|x| arena(&[(1, ship(1, 100 + x))])).collect();
+        for tick in 1..=4u32 {
+            buffer
+                .receive(&states[tick as usize].snapshot(Tick(tick), None, 0))
+                .unwrap();
+        }
+        // Tick 3 again (a datagram duplicated or reordered), with the
+        // buffer full.
+        buffer
+            .receive(&states[3].snapshot(Tick(3), None, 0))
+            .unwrap();
+        assert_eq!(buffer.latest().map(|(tick, _)| tick), Some(Tick(4)));
+        let delta = states[5].snapshot(Tick(5), Some((Tick(4), &states[4])), 0);
+        assert_eq!(buffer.receive(&delta), Ok(&states[5]));
     }
 
     #[test]

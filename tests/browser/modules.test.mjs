@@ -76,6 +76,17 @@ test('a buffer refuses a delta whose baseline it does not hold', () => {
   assert.equal(buffer.latest().tick, 3);
 });
 
+test('a late snapshot never displaces the newest state', () => {
+  const buffer = new SnapshotBuffer(4);
+  buffer.receive(snapshot(1, null, { changed: [[1, rock(1, 1, 0)]] }));
+  for (const tick of [2, 3, 4]) buffer.receive(snapshot(tick, tick - 1, {}));
+  // Tick 3 again, with the buffer full.
+  buffer.receive(snapshot(3, 2, {}));
+  assert.equal(buffer.latest().tick, 4);
+  buffer.receive(snapshot(5, 4, {}));
+  assert.equal(buffer.latest().tick, 5);
+});
+
 test('ticks compare across wraparound', () => {
   assert.equal(tickSince(1, 2 ** 32 - 2), 3);
   assert.equal(tickSince(2 ** 32 - 2, 1), -3);

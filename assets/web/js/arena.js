@@ -17,8 +17,8 @@ import {
   background, drawBanner, drawBullet, drawEffects, drawRock, drawShip, lerpAngle,
 } from './render.js';
 
-/** States kept for deltas: as many as the server's history (64 ticks). */
-const BUFFER = 64;
+/** States kept for deltas: as many as the server's history (32 ticks). */
+const BUFFER = 32;
 /** How far behind the newest snapshot other bodies are drawn, in ticks:
  *  enough to always have a snapshot on either side. */
 const INTERP_TICKS = 2;

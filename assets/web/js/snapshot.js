@@ -266,8 +266,10 @@ export class SnapshotBuffer {
     const state = applySnapshot(baseline, snapshot);
     const newest = this.latest();
     if (newest && tickSince(snapshot.tick, newest.tick) <= 0) {
+      // The newest stays the newest (it is the acknowledged baseline): a
+      // full buffer gives up its oldest state for the late one.
+      if (this.states.length === this.capacity) this.states.shift();
       this.states.unshift([snapshot.tick, state]);
-      this.states.length = Math.min(this.states.length, this.capacity);
       return state;
     }
     if (this.states.length === this.capacity) this.states.shift();

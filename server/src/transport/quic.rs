@@ -238,7 +238,11 @@ async fn write(conn: Connection, mut send: SendStream, mut rx: OutboundRx) {
         chunks.clear();
     };
     let goodbye = async {
-        chunks.clear();
+        // A kick that cut a write short leaves in `chunks` what was not
+        // written (quinn empties or advances each chunk as it goes): it is
+        // written first, so that the stream stays whole frames and the
+        // last words can be read.
+        chunks.retain(|chunk| !chunk.is_empty());
         for out in last_words(&mut rx, reason) {
             push_frame(&mut chunks, &out);
         }

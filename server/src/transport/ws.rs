@@ -229,8 +229,9 @@ async fn write(
         tokio::select! {
             biased;
             _ = pings.tick() => {
-                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
-                    return;
+                tokio::select! {
+                    sent = sink.send(Message::Ping(Bytes::new())) => if sent.is_err() { return },
+                    reason = rx.kicked() => break reason,
                 }
             }
             next = rx.next() => {
