@@ -659,6 +659,43 @@ mod tests {
     }
 
     #[test]
+    fn players_on_one_baseline_share_its_delta_each_with_their_own_input() {
+        let mut game = running(0, 3);
+        let at_1 = game.arena().clone();
+        for p in [1, 2] {
+            let ack = GameCommand::Ack(Tick(1));
+            game.command(SessionId(p), ack, false, &mut Outbox::default());
+        }
+        input(&mut game, SessionId(1), 5, 1.0, true, false);
+        input(&mut game, SessionId(2), 9, -1.0, false, false);
+        let snapshots: BTreeMap<SessionId, Snapshot> = step(&mut game, Tick(2))
+            .into_iter()
+            .filter_map(|output| match output {
+                Output::To(session, ServerMsg::Snapshot(snap)) => Some((session, snap)),
+                _ => None,
+            })
+            .collect();
+        let [one, two, three] = [1, 2, 3].map(|p| snapshots[&SessionId(p)].clone());
+        assert_eq!((one.baseline, one.last_input), (Some(Tick(1)), 5));
+        assert_eq!((two.baseline, two.last_input), (Some(Tick(1)), 9));
+        assert_eq!(
+            (three.baseline, three.last_input),
+            (None, 0),
+            "no acknowledgement: a full snapshot"
+        );
+        assert_eq!(
+            Snapshot {
+                last_input: 5,
+                ..two.clone()
+            },
+            one,
+            "the same delta but for the echoed input"
+        );
+        assert_eq!(&ArenaState::apply(Some(&at_1), &one), game.arena());
+        assert_eq!(&ArenaState::apply(None, &three), game.arena());
+    }
+
+    #[test]
     fn input_sequence_numbers_compare_across_the_wrap() {
         let mut game = running(0, 1);
         let me = SessionId(1);
