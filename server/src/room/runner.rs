@@ -108,12 +108,14 @@ impl Scheduled {
         let metrics = metrics::get().ticks(room.game());
         metrics.rooms.increment(1.0);
         let period = room.period();
-        let offset = period / PHASES * (phase % PHASES);
-        let periods = now.saturating_duration_since(epoch).as_nanos() / period.as_nanos().max(1);
-        let mut due = epoch + period * u32::try_from(periods).unwrap_or(u32::MAX) + offset;
-        while due < now {
-            due += period;
-        }
+        let start = epoch + period / PHASES * (phase % PHASES);
+        let period_ns = period.as_nanos().max(1);
+        let periods = now
+            .saturating_duration_since(start)
+            .as_nanos()
+            .div_ceil(period_ns);
+        let due =
+            start + Duration::from_nanos(u64::try_from(periods * period_ns).unwrap_or(u64::MAX));
         Scheduled {
             room,
             due,
